@@ -1,0 +1,528 @@
+//! pcap and pcapng file reading.
+
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::Path;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+
+/// The read buffer's initial size. Large enough that refills are rare.
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// How much of the file is read up front to recognise its format.
+const PREFIX_BYTES: usize = 64 << 10;
+
+/// The largest single record (pcap packet record or pcapng block) the reader
+/// will grow its buffer for. Real captures stay under 256 KiB per packet; a
+/// record claiming more than this is reported as an error instead of making
+/// the reader allocate whatever a corrupt length field says.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
+/// One captured frame, borrowed from the reader's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Capture timestamp in nanoseconds since the Unix epoch (UTC).
+    pub ts_nanos: i64,
+    /// The `LINKTYPE_*` number of the interface the frame was captured on.
+    pub linktype: u32,
+    /// Index of the interface within its pcapng section (0 for pcap).
+    pub interface: u32,
+    /// The captured bytes (at most the snap length).
+    pub data: &'a [u8],
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+    /// Bytes of the file read so far, for progress reporting.
+    pub file_offset: u64,
+}
+
+/// The container format of a capture file, told from its magic number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Classic libpcap format (micro- or nanosecond, either byte order).
+    Pcap,
+    /// pcapng (any number of sections and interfaces, either byte order).
+    PcapNg,
+}
+
+/// What a completed read saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadSummary {
+    /// Frames delivered to the callback.
+    pub frames: u64,
+    /// Bytes of the file consumed.
+    pub bytes: u64,
+    /// pcapng packet blocks that named an interface the section never described
+    /// (skipped).
+    pub unknown_interface: u64,
+    /// pcapng sections seen.
+    pub sections: u64,
+}
+
+/// Errors from reading a capture file. Each names the file, and where it
+/// applies the byte offset of the problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// The file could not be opened or read.
+    #[error("{name}: {source}")]
+    Io {
+        /// The file.
+        name: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is empty.
+    #[error("{name}: the file is empty, not a pcap or pcapng capture")]
+    Empty {
+        /// The file.
+        name: String,
+    },
+    /// The magic number is neither pcap's nor pcapng's.
+    #[error("{name}: not a pcap or pcapng capture (its first bytes are {magic:02x?}); depmap reads pcap and pcapng files")]
+    NotACapture {
+        /// The file.
+        name: String,
+        /// The first bytes of the file.
+        magic: Vec<u8>,
+    },
+    /// The file ends inside a record. Every whole record before it was delivered.
+    #[error("{name}: the file is truncated: it ends inside the record that starts at byte offset {offset} ({frames} whole packets were read before it)")]
+    Truncated {
+        /// The file.
+        name: String,
+        /// Byte offset of the incomplete record.
+        offset: u64,
+        /// Frames delivered before the cut.
+        frames: u64,
+    },
+    /// A record is malformed and the rest of the file cannot be framed.
+    #[error("{name}: malformed record at byte offset {offset}: {detail} ({frames} packets were read before it)")]
+    Malformed {
+        /// The file.
+        name: String,
+        /// Byte offset of the bad record.
+        offset: u64,
+        /// What the parser reported.
+        detail: String,
+        /// Frames delivered before it.
+        frames: u64,
+    },
+}
+
+impl CaptureError {
+    /// Frames delivered before the error (0 for errors before the first frame).
+    pub fn frames_before(&self) -> u64 {
+        match self {
+            CaptureError::Truncated { frames, .. } | CaptureError::Malformed { frames, .. } => {
+                *frames
+            }
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    /// Timestamp units per second.
+    resolution: u64,
+    /// Seconds added to every timestamp.
+    offset_secs: i64,
+}
+
+enum Inner<R: Read> {
+    Pcap(LegacyPcapReader<R>),
+    PcapNg(PcapNGReader<R>),
+}
+
+/// Reads pcap and pcapng files, choosing the format by magic number.
+pub struct FileReader<R: Read> {
+    name: String,
+    format: FileFormat,
+    inner: Inner<Chained<R>>,
+}
+
+// A type alias keeps `Inner` readable: the reader sees the magic bytes we
+// consumed to detect the format, followed by the rest of the input.
+type Chained<R> = io::Chain<Cursor<Vec<u8>>, R>;
+
+impl FileReader<File> {
+    /// Opens a capture file.
+    pub fn open(path: impl AsRef<Path>) -> Result<FileReader<File>, CaptureError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|source| CaptureError::Io {
+            name: name.clone(),
+            source,
+        })?;
+        FileReader::new(file, name)
+    }
+}
+
+impl<R: Read + Send> FileReader<R> {
+    /// Wraps any reader; `name` is used in error messages.
+    pub fn new(mut input: R, name: impl Into<String>) -> Result<FileReader<R>, CaptureError> {
+        let name = name.into();
+        // Read a prefix ourselves: it tells the format, and handing it back
+        // through a Chain makes the parser's first read() return a whole
+        // header rather than just the magic bytes.
+        let mut prefix = vec![0u8; PREFIX_BYTES];
+        let mut got = 0;
+        while got < prefix.len() {
+            match input.read(&mut prefix[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(CaptureError::Io { name, source }),
+            }
+        }
+        prefix.truncate(got);
+        if got == 0 {
+            return Err(CaptureError::Empty { name });
+        }
+        let mut magic = [0u8; 4];
+        magic[..got.min(4)].copy_from_slice(&prefix[..got.min(4)]);
+        let format = match magic {
+            [0x0a, 0x0d, 0x0d, 0x0a] => FileFormat::PcapNg,
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x34, 0xcd, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xcd, 0x34] => FileFormat::Pcap,
+            _ => {
+                return Err(CaptureError::NotACapture {
+                    name,
+                    magic: magic[..got.min(4)].to_vec(),
+                })
+            }
+        };
+        let chained: Chained<R> = Cursor::new(prefix).chain(input);
+        let header_err = |e: PcapError<&[u8]>| match e {
+            PcapError::ReadError => CaptureError::Io {
+                name: name.clone(),
+                source: io::Error::other("read failed"),
+            },
+            PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
+                CaptureError::Truncated {
+                    name: name.clone(),
+                    offset: 0,
+                    frames: 0,
+                }
+            }
+            other => CaptureError::Malformed {
+                name: name.clone(),
+                offset: 0,
+                detail: format!("{other:?}"),
+                frames: 0,
+            },
+        };
+        let inner = match format {
+            FileFormat::Pcap => {
+                Inner::Pcap(LegacyPcapReader::new(BUFFER_BYTES, chained).map_err(header_err)?)
+            }
+            FileFormat::PcapNg => {
+                Inner::PcapNg(PcapNGReader::new(BUFFER_BYTES, chained).map_err(header_err)?)
+            }
+        };
+        Ok(FileReader {
+            name,
+            format,
+            inner,
+        })
+    }
+
+    /// The container format.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+
+    /// Calls `f` for every frame in the file, in file order.
+    ///
+    /// On a truncated or malformed file, every whole frame before the problem
+    /// is delivered first, then the error is returned.
+    pub fn for_each_frame<F>(&mut self, f: F) -> Result<ReadSummary, CaptureError>
+    where
+        F: FnMut(&Frame<'_>),
+    {
+        match &mut self.inner {
+            Inner::Pcap(r) => drive(r, &self.name, f),
+            Inner::PcapNg(r) => drive(r, &self.name, f),
+        }
+    }
+}
+
+fn drive<P, F>(reader: &mut P, name: &str, mut f: F) -> Result<ReadSummary, CaptureError>
+where
+    P: PcapReaderIterator + ?Sized,
+    F: FnMut(&Frame<'_>),
+{
+    let mut summary = ReadSummary::default();
+    let mut interfaces: Vec<Interface> = Vec::new();
+    // Legacy pcap: one interface, set from the file header.
+    let mut offset: u64 = 0;
+    loop {
+        match reader.next() {
+            Ok((len, block)) => {
+                offset += len as u64;
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        interfaces.clear();
+                        interfaces.push(Interface {
+                            linktype: h.network.0 as u32,
+                            resolution: if h.is_nanosecond_precision() {
+                                1_000_000_000
+                            } else {
+                                1_000_000
+                            },
+                            offset_secs: 0,
+                        });
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let Some(iface) = interfaces.first() else {
+                            summary.unknown_interface += 1;
+                            reader.consume(len);
+                            continue;
+                        };
+                        let ts = nanos(
+                            u64::from(b.ts_sec) * iface.resolution + u64::from(b.ts_usec),
+                            iface,
+                        );
+                        summary.frames += 1;
+                        f(&Frame {
+                            ts_nanos: ts,
+                            linktype: iface.linktype,
+                            interface: 0,
+                            data: b.data,
+                            wire_len: b.origlen,
+                            file_offset: offset,
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        interfaces.clear();
+                        summary.sections += 1;
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push(Interface {
+                            linktype: idb.linktype.0 as u32,
+                            // An invalid if_tsresol (beyond 2^64 units/s)
+                            // falls back to the default, microseconds.
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            offset_secs: idb.ts_offset(),
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        match interfaces.get(epb.if_id as usize) {
+                            Some(iface) => {
+                                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                summary.frames += 1;
+                                f(&Frame {
+                                    ts_nanos: nanos(raw, iface),
+                                    linktype: iface.linktype,
+                                    interface: epb.if_id,
+                                    data: epb.data,
+                                    wire_len: epb.origlen,
+                                    file_offset: offset,
+                                });
+                            }
+                            None => summary.unknown_interface += 1,
+                        }
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => match interfaces.first() {
+                        Some(iface) => {
+                            summary.frames += 1;
+                            f(&Frame {
+                                ts_nanos: 0,
+                                linktype: iface.linktype,
+                                interface: 0,
+                                data: spb.data,
+                                wire_len: spb.origlen,
+                                file_offset: offset,
+                            });
+                        }
+                        None => summary.unknown_interface += 1,
+                    },
+                    PcapBlockOwned::NG(_) => {}
+                }
+                reader.consume(len);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                let before = reader.data().len();
+                reader.refill().map_err(|_| CaptureError::Io {
+                    name: name.to_string(),
+                    source: io::Error::other("read failed"),
+                })?;
+                if reader.reader_exhausted() && reader.data().len() == before {
+                    // No more input and the buffered bytes are not a whole record.
+                    if before == 0 {
+                        break;
+                    }
+                    return Err(truncated(name, offset, &summary));
+                }
+            }
+            Err(PcapError::UnexpectedEof) => return Err(truncated(name, offset, &summary)),
+            Err(PcapError::BufferTooSmall) => {
+                let want = reader.data().len().saturating_mul(2).max(BUFFER_BYTES * 2);
+                if want > MAX_RECORD_BYTES || !reader.grow(want) {
+                    return Err(CaptureError::Malformed {
+                        name: name.to_string(),
+                        offset,
+                        detail: format!(
+                            "a record larger than {} MiB (corrupt length field?)",
+                            MAX_RECORD_BYTES >> 20
+                        ),
+                        frames: summary.frames,
+                    });
+                }
+                reader.refill().map_err(|_| CaptureError::Io {
+                    name: name.to_string(),
+                    source: io::Error::other("read failed"),
+                })?;
+            }
+            Err(PcapError::ReadError) => {
+                return Err(CaptureError::Io {
+                    name: name.to_string(),
+                    source: io::Error::other("read failed"),
+                })
+            }
+            Err(other) => {
+                let detail = match other {
+                    PcapError::NomError(_, kind) => format!("parse error ({kind:?})"),
+                    PcapError::OwnedNomError(_, kind) => format!("parse error ({kind:?})"),
+                    PcapError::HeaderNotRecognized => "unrecognised block header".to_string(),
+                    _ => "unreadable record".to_string(),
+                };
+                return Err(CaptureError::Malformed {
+                    name: name.to_string(),
+                    offset,
+                    detail,
+                    frames: summary.frames,
+                });
+            }
+        }
+    }
+    summary.bytes = offset;
+    Ok(summary)
+}
+
+fn truncated(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
+    CaptureError::Truncated {
+        name: name.to_string(),
+        offset,
+        frames: summary.frames,
+    }
+}
+
+/// Converts a raw timestamp in the interface's units to nanoseconds since
+/// the epoch, saturating rather than overflowing on absurd values.
+fn nanos(raw: u64, iface: &Interface) -> i64 {
+    let res = u128::from(iface.resolution);
+    let secs = u128::from(raw) / res;
+    let frac = u128::from(raw) % res;
+    let ns = secs * 1_000_000_000 + frac * 1_000_000_000 / res;
+    let ns = i128::try_from(ns).unwrap_or(i128::MAX);
+    let total = ns + i128::from(iface.offset_secs) * 1_000_000_000;
+    total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_header(nanos: bool, linktype: u32) -> Vec<u8> {
+        let magic: u32 = if nanos { 0xa1b23c4d } else { 0xa1b2c3d4 };
+        let mut h = magic.to_le_bytes().to_vec();
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(&65535u32.to_le_bytes());
+        h.extend_from_slice(&linktype.to_le_bytes());
+        h
+    }
+
+    fn record(sec: u32, frac: u32, data: &[u8], orig: u32) -> Vec<u8> {
+        let mut r = sec.to_le_bytes().to_vec();
+        r.extend_from_slice(&frac.to_le_bytes());
+        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        r.extend_from_slice(&orig.to_le_bytes());
+        r.extend_from_slice(data);
+        r
+    }
+
+    fn read_all(bytes: Vec<u8>) -> (Vec<(i64, u32, usize, u32)>, Result<ReadSummary, CaptureError>) {
+        let mut out = Vec::new();
+        let res = FileReader::new(Cursor::new(bytes), "test").and_then(|mut r| {
+            r.for_each_frame(|f| out.push((f.ts_nanos, f.linktype, f.data.len(), f.wire_len)))
+        });
+        (out, res)
+    }
+
+    #[test]
+    fn micro_and_nano_pcap() {
+        let mut f = pcap_header(false, 1);
+        f.extend(record(10, 5, &[1, 2, 3], 60));
+        let (frames, res) = read_all(f);
+        assert_eq!(frames, vec![(10_000_005_000, 1, 3, 60)]);
+        assert_eq!(res.unwrap().frames, 1);
+
+        let mut f = pcap_header(true, 101);
+        f.extend(record(10, 5, &[1], 1));
+        assert_eq!(read_all(f).0, vec![(10_000_000_005, 101, 1, 1)]);
+    }
+
+    #[test]
+    fn truncated_inside_a_record_keeps_earlier_frames() {
+        let mut f = pcap_header(false, 1);
+        f.extend(record(1, 0, &[0; 40], 40));
+        f.extend(record(2, 0, &[0; 40], 40));
+        let cut = f.len() - 10;
+        f.truncate(cut);
+        let (frames, res) = read_all(f);
+        assert_eq!(frames.len(), 1);
+        match res {
+            Err(CaptureError::Truncated { offset, frames, .. }) => {
+                assert_eq!(offset, 24 + 16 + 40);
+                assert_eq!(frames, 1);
+            }
+            other => panic!("expected truncation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn not_a_capture_and_empty() {
+        assert!(matches!(
+            read_all(b"hello world".to_vec()).1,
+            Err(CaptureError::NotACapture { .. })
+        ));
+        assert!(matches!(
+            read_all(Vec::new()).1,
+            Err(CaptureError::Empty { .. })
+        ));
+        assert!(matches!(
+            read_all(vec![0xd4, 0xc3]).1,
+            Err(CaptureError::NotACapture { .. })
+        ));
+    }
+
+    #[test]
+    fn header_only_is_an_empty_capture() {
+        let (frames, res) = read_all(pcap_header(false, 1));
+        assert!(frames.is_empty());
+        assert_eq!(res.unwrap().frames, 0);
+    }
+
+    #[test]
+    fn every_prefix_is_safe() {
+        let mut f = pcap_header(false, 1);
+        for i in 0..5 {
+            f.extend(record(i, 0, &[i as u8; 30], 30));
+        }
+        for n in 0..f.len() {
+            let _ = read_all(f[..n].to_vec());
+        }
+    }
+}

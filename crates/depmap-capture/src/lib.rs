@@ -1,0 +1,23 @@
+//! Capture sources for depmap: they deliver raw frames with their timestamp,
+//! link type and original length, and nothing more.
+//!
+//! This crate does not decode packets (that is `depmap-wire`) and does not
+//! store anything (that is `depmap-store`). Its main type is [`FileReader`],
+//! which reads pcap and pcapng files through the pure-Rust `pcap-parser`
+//! crate. libpcap itself refuses pcapng files whose interfaces have different
+//! link types, and other pure-Rust readers stop at the first snaplen-cut
+//! packet; pcap-parser reads every capture in the project's test data.
+//!
+//! ```no_run
+//! use depmap_capture::FileReader;
+//! let mut reader = FileReader::open("trace.pcapng")?;
+//! let mut frames = 0u64;
+//! let summary = reader.for_each_frame(|frame| frames += u64::from(frame.data.len() > 0))?;
+//! assert_eq!(summary.frames, frames);
+//! # Ok::<(), depmap_capture::CaptureError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod file;
+
+pub use file::{CaptureError, FileFormat, FileReader, Frame, ReadSummary, MAX_RECORD_BYTES};

@@ -1,0 +1,36 @@
+//! Flow table and dependency-edge aggregation for depmap.
+//!
+//! Decoded packets ([`depmap_wire::Packet`]) go into a [`FlowTable`], which
+//! tracks bidirectional flows, decides which side is the client (see
+//! [`direction`] and `docs/EDGES.md`), and folds every finished flow into an
+//! aggregated dependency [`EdgeKey`] -> [`EdgeStats`] map.
+//!
+//! This crate does no I/O and never reads a clock: every timestamp is an
+//! argument (nanoseconds since the Unix epoch, taken from the packets), so a
+//! capture replayed months later ages flows exactly as it did live. Every
+//! structure traffic can grow has a named bound ([`FlowConfig::max_flows`],
+//! [`FlowConfig::max_fragments`], [`MAX_LISTENERS`]) and a counter for what
+//! the bound turned away; nothing is silently dropped.
+//!
+//! ```
+//! use depmap_edges::{FlowConfig, FlowTable};
+//! use depmap_wire::{decode, Decoded, LinkType};
+//! let mut table = FlowTable::new(FlowConfig::default());
+//! let mut frame = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+//! frame.extend_from_slice(&[0xc3, 0x50, 0, 53, 0, 8, 0, 0]);
+//! if let Ok(Decoded::Ip(p)) = decode(LinkType::Raw, &frame, 28) {
+//!     table.observe(1_700_000_000_000_000_000, &p);
+//! }
+//! table.finish();
+//! let edges = table.take_edges();
+//! assert_eq!(edges[0].0.port, 53);
+//! assert_eq!(edges[0].1.connections, 1);
+//! ```
+#![deny(missing_docs)]
+
+pub mod direction;
+mod model;
+mod table;
+
+pub use model::{EdgeKey, EdgeStats, NANOS_PER_SEC};
+pub use table::{FlowConfig, FlowCounters, FlowTable, MAX_LISTENERS};

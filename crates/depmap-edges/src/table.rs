@@ -1,0 +1,682 @@
+//! The flow table: bidirectional flows with idle timeouts, folded into edges.
+
+use std::net::IpAddr;
+
+use depmap_wire::{ipproto, tcpflags, Packet};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::direction::{self, Dir, Evidence, A_TO_B, B_TO_A, NONE};
+use crate::model::{EdgeKey, EdgeStats, NANOS_PER_SEC};
+
+/// How many `(address, port, protocol)` listeners learned from handshakes are
+/// remembered for the direction rule. Past it, new listeners are not
+/// remembered (counted in [`FlowCounters::listeners_not_remembered`]); the
+/// port rules still decide those flows.
+pub const MAX_LISTENERS: usize = 1 << 16;
+
+/// Flow-table limits and timeouts. Times are nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// The most flows tracked at once. When full, the flow idle the longest
+    /// is finished early and folded into its edge (counted in
+    /// [`FlowCounters::flows_evicted`]); it is never dropped.
+    pub max_flows: usize,
+    /// Idle timeout of a TCP flow that has not seen FIN or RST.
+    pub tcp_idle: i64,
+    /// Idle timeout of a TCP flow after FIN or RST.
+    pub tcp_closed_idle: i64,
+    /// Idle timeout of UDP and other flows; a UDP flow idle this long ends,
+    /// and the next packet starts a new connection.
+    pub udp_idle: i64,
+    /// How long fragments wait for the first fragment of their datagram.
+    pub fragment_timeout: i64,
+    /// The most fragmented datagrams tracked at once. Past it, fragments
+    /// whose first fragment is unknown are counted on a port-0 edge at once
+    /// ([`FlowCounters::fragments_unattributed`]).
+    pub max_fragments: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1_000_000,
+            tcp_idle: 300 * NANOS_PER_SEC,
+            tcp_closed_idle: 10 * NANOS_PER_SEC,
+            udp_idle: 60 * NANOS_PER_SEC,
+            fragment_timeout: 30 * NANOS_PER_SEC,
+            max_fragments: 65_536,
+        }
+    }
+}
+
+/// Counters the table keeps; every bound has one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCounters {
+    /// IP packets observed.
+    pub packets: u64,
+    /// IP-layer bytes observed.
+    pub bytes: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Flows ended by their idle timeout.
+    pub flows_expired: u64,
+    /// Flows finished early because the table was full (`max_flows`).
+    pub flows_evicted: u64,
+    /// Flows ended because a new SYN reused the ports of a closed connection.
+    pub flows_reused: u64,
+    /// Later fragments matched to their first fragment's ports.
+    pub fragments_matched: u64,
+    /// Fragments counted on a port-0 edge because their first fragment was
+    /// never seen (or could not be tracked).
+    pub fragments_unattributed: u64,
+    /// Fragmented datagrams not tracked because `max_fragments` was reached.
+    pub fragment_table_full: u64,
+    /// Listeners not remembered because [`MAX_LISTENERS`] was reached.
+    pub listeners_not_remembered: u64,
+}
+
+const NIL: u32 = u32::MAX;
+
+/// Idle-timeout classes; each has its own LRU list, so the head of a list is
+/// always the next flow of that class to expire.
+const CLASS_TCP: usize = 0;
+const CLASS_TCP_CLOSED: usize = 1;
+const CLASS_OTHER: usize = 2;
+const CLASSES: usize = 3;
+
+/// A flow's identity with its two sides in canonical order (A <= B).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    a: IpAddr,
+    b: IpAddr,
+    a_port: u16,
+    b_port: u16,
+    proto: u8,
+}
+
+impl FlowKey {
+    /// The canonical key of a packet and the packet's direction in it.
+    fn of(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> (FlowKey, Dir) {
+        if (src, sport) <= (dst, dport) {
+            (
+                FlowKey {
+                    a: src,
+                    b: dst,
+                    a_port: sport,
+                    b_port: dport,
+                    proto,
+                },
+                A_TO_B,
+            )
+        } else {
+            (
+                FlowKey {
+                    a: dst,
+                    b: src,
+                    a_port: dport,
+                    b_port: sport,
+                    proto,
+                },
+                B_TO_A,
+            )
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Flow {
+    key: FlowKey,
+    first: i64,
+    last: i64,
+    /// Packets and bytes per direction not yet folded into the edge.
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    first_dir: Dir,
+    syn_dir: Dir,
+    synack_dir: Dir,
+    echo_request_dir: Dir,
+    echo_reply_dir: Dir,
+    /// The client's direction, fixed when the flow is first folded.
+    client_dir: Dir,
+    /// Whether this flow's connection has been counted on its edge.
+    counted: bool,
+    class: u8,
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FragKey {
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    id: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FragEntry {
+    /// Ports from the first fragment, once seen.
+    ports: Option<(u16, u16)>,
+    last: i64,
+    /// Later fragments that arrived before the first one.
+    pending_pkts: u64,
+    pending_bytes: u64,
+    pending_first: i64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+/// Tracks flows and aggregates them into edges. See the crate docs.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    flows: Vec<Flow>,
+    free: Vec<u32>,
+    index: FxHashMap<FlowKey, u32>,
+    lists: [List; CLASSES],
+    edges: FxHashMap<EdgeKey, EdgeStats>,
+    listeners: FxHashSet<(IpAddr, u16, u8)>,
+    frags: FxHashMap<FragKey, FragEntry>,
+    now: i64,
+    next_sweep: i64,
+    counters: FlowCounters,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> FlowTable {
+        FlowTable {
+            cfg,
+            flows: Vec::new(),
+            free: Vec::new(),
+            index: FxHashMap::default(),
+            lists: [List {
+                head: NIL,
+                tail: NIL,
+            }; CLASSES],
+            edges: FxHashMap::default(),
+            listeners: FxHashSet::default(),
+            frags: FxHashMap::default(),
+            now: i64::MIN,
+            next_sweep: i64::MIN,
+            counters: FlowCounters::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> FlowCounters {
+        self.counters
+    }
+
+    /// Flows currently tracked.
+    pub fn active_flows(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Edges aggregated and not yet taken.
+    pub fn pending_edges(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Observes one packet captured at `ts` (ns since the epoch).
+    pub fn observe(&mut self, ts: i64, pkt: &Packet) {
+        self.counters.packets += 1;
+        self.counters.bytes += u64::from(pkt.ip_len);
+        if ts > self.now {
+            self.now = ts;
+            if ts >= self.next_sweep {
+                self.expire(ts);
+                self.next_sweep = ts.saturating_add(NANOS_PER_SEC);
+            }
+        }
+
+        let (mut sport, mut dport) = (pkt.src_port, pkt.dst_port);
+        let mut pending = None;
+        if let Some(frag) = pkt.fragment {
+            let fk = FragKey {
+                src: pkt.src,
+                dst: pkt.dst,
+                proto: pkt.proto,
+                id: frag.id,
+            };
+            let room = self.frags.len() < self.cfg.max_fragments;
+            if frag.offset != 0 {
+                match self.frags.get_mut(&fk) {
+                    Some(entry) => {
+                        entry.last = entry.last.max(ts);
+                        match entry.ports {
+                            Some((s, d)) => {
+                                self.counters.fragments_matched += 1;
+                                sport = s;
+                                dport = d;
+                            }
+                            None => {
+                                // Wait for the first fragment.
+                                entry.pending_pkts += 1;
+                                entry.pending_bytes += u64::from(pkt.ip_len);
+                                return;
+                            }
+                        }
+                    }
+                    None if room => {
+                        self.frags.insert(
+                            fk,
+                            FragEntry {
+                                ports: None,
+                                last: ts,
+                                pending_pkts: 1,
+                                pending_bytes: u64::from(pkt.ip_len),
+                                pending_first: ts,
+                            },
+                        );
+                        return;
+                    }
+                    None => {
+                        self.counters.fragment_table_full += 1;
+                        self.counters.fragments_unattributed += 1;
+                    }
+                }
+            } else if pkt.has_ports {
+                match self.frags.get_mut(&fk) {
+                    Some(entry) => {
+                        entry.ports = Some((sport, dport));
+                        entry.last = entry.last.max(ts);
+                        if entry.pending_pkts > 0 {
+                            self.counters.fragments_matched += entry.pending_pkts;
+                            pending = Some((
+                                entry.pending_pkts,
+                                entry.pending_bytes,
+                                entry.pending_first,
+                            ));
+                            entry.pending_pkts = 0;
+                            entry.pending_bytes = 0;
+                        }
+                    }
+                    None if room => {
+                        self.frags.insert(
+                            fk,
+                            FragEntry {
+                                ports: Some((sport, dport)),
+                                last: ts,
+                                pending_pkts: 0,
+                                pending_bytes: 0,
+                                pending_first: ts,
+                            },
+                        );
+                    }
+                    None => self.counters.fragment_table_full += 1,
+                }
+            }
+        }
+
+        let (key, dir) = FlowKey::of(pkt.src, sport, pkt.dst, dport, pkt.proto);
+        let idx = self.touch(key, dir, ts, pkt);
+        let flow = &mut self.flows[idx as usize];
+        flow.pkts[dir as usize] += 1;
+        flow.bytes[dir as usize] += u64::from(pkt.ip_len);
+        if let Some((p, b, first)) = pending {
+            flow.pkts[dir as usize] += p;
+            flow.bytes[dir as usize] += b;
+            flow.first = flow.first.min(first);
+        }
+    }
+
+    /// Finds or creates the flow for `key`, applies the packet's flags, and
+    /// moves it to the tail of its class list. Returns its slot.
+    fn touch(&mut self, key: FlowKey, dir: Dir, ts: i64, pkt: &Packet) -> u32 {
+        let is_tcp = pkt.proto == ipproto::TCP;
+        let syn = is_tcp && pkt.tcp_flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
+        let synack = is_tcp
+            && pkt.tcp_flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN | tcpflags::ACK;
+        let closing = is_tcp && pkt.tcp_flags & (tcpflags::FIN | tcpflags::RST) != 0;
+
+        let mut idx = self.index.get(&key).copied();
+        if let (Some(i), true) = (idx, syn) {
+            // A new SYN on a flow whose connection closed: port reuse, so the
+            // old connection ends here and a new one begins.
+            if self.flows[i as usize].class as usize == CLASS_TCP_CLOSED {
+                self.counters.flows_reused += 1;
+                self.end_flow(i);
+                idx = None;
+            }
+        }
+        let i = match idx {
+            Some(i) => {
+                self.unlink(i);
+                i
+            }
+            None => self.create(key, dir, ts),
+        };
+
+        let flow = &mut self.flows[i as usize];
+        flow.last = flow.last.max(ts);
+        flow.first = flow.first.min(ts);
+        if syn && flow.syn_dir == NONE {
+            flow.syn_dir = dir;
+        }
+        if synack && flow.synack_dir == NONE {
+            flow.synack_dir = dir;
+        }
+        if pkt.proto == ipproto::ICMP || pkt.proto == ipproto::ICMPV6 {
+            match (pkt.proto, pkt.icmp_type) {
+                (ipproto::ICMP, 8) | (ipproto::ICMPV6, 128) if flow.echo_request_dir == NONE => {
+                    flow.echo_request_dir = dir
+                }
+                (ipproto::ICMP, 0) | (ipproto::ICMPV6, 129) if flow.echo_reply_dir == NONE => {
+                    flow.echo_reply_dir = dir
+                }
+                _ => {}
+            }
+        }
+        if closing {
+            flow.class = CLASS_TCP_CLOSED as u8;
+        }
+        let listener = if syn {
+            // The receiver of a SYN listens.
+            let (ip, port) = if dir == A_TO_B {
+                (key.b, key.b_port)
+            } else {
+                (key.a, key.a_port)
+            };
+            Some((ip, port, key.proto))
+        } else {
+            None
+        };
+        self.link_tail(i);
+        if let Some(l) = listener {
+            if self.listeners.len() < MAX_LISTENERS {
+                self.listeners.insert(l);
+            } else if !self.listeners.contains(&l) {
+                self.counters.listeners_not_remembered += 1;
+            }
+        }
+        i
+    }
+
+    fn create(&mut self, key: FlowKey, dir: Dir, ts: i64) -> u32 {
+        if self.index.len() >= self.cfg.max_flows.max(1) {
+            self.evict_oldest();
+        }
+        self.counters.flows_created += 1;
+        let class = if key.proto == ipproto::TCP {
+            CLASS_TCP
+        } else {
+            CLASS_OTHER
+        } as u8;
+        let flow = Flow {
+            key,
+            first: ts,
+            last: ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            first_dir: dir,
+            syn_dir: NONE,
+            synack_dir: NONE,
+            echo_request_dir: NONE,
+            echo_reply_dir: NONE,
+            client_dir: NONE,
+            counted: false,
+            class,
+            prev: NIL,
+            next: NIL,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.flows[i as usize] = flow;
+                i
+            }
+            None => {
+                self.flows.push(flow);
+                (self.flows.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, i);
+        i
+    }
+
+    fn idle_timeout(&self, class: usize) -> i64 {
+        match class {
+            CLASS_TCP => self.cfg.tcp_idle,
+            CLASS_TCP_CLOSED => self.cfg.tcp_closed_idle,
+            _ => self.cfg.udp_idle,
+        }
+    }
+
+    /// Ends every flow idle past its timeout at `now`, and every fragment
+    /// entry older than the fragment timeout.
+    pub fn expire(&mut self, now: i64) {
+        for class in 0..CLASSES {
+            let timeout = self.idle_timeout(class);
+            loop {
+                let head = self.lists[class].head;
+                if head == NIL {
+                    break;
+                }
+                let last = self.flows[head as usize].last;
+                if now.saturating_sub(last) < timeout {
+                    break;
+                }
+                self.counters.flows_expired += 1;
+                self.end_flow(head);
+            }
+        }
+        if !self.frags.is_empty() {
+            let timeout = self.cfg.fragment_timeout;
+            let mut orphans = Vec::new();
+            self.frags.retain(|k, e| {
+                if now.saturating_sub(e.last) < timeout {
+                    return true;
+                }
+                if e.pending_pkts > 0 {
+                    orphans.push((*k, *e));
+                }
+                false
+            });
+            for (k, e) in orphans {
+                self.orphan_fragments(k, e);
+            }
+        }
+    }
+
+    /// Counts later fragments whose first fragment never came on a port-0
+    /// edge between the two addresses, so no packet is lost from the totals.
+    fn orphan_fragments(&mut self, k: FragKey, e: FragEntry) {
+        self.counters.fragments_unattributed += e.pending_pkts;
+        let (key, dir) = FlowKey::of(k.src, 0, k.dst, 0, k.proto);
+        let mut stats = EdgeStats {
+            connections: 0,
+            first_seen: e.pending_first,
+            last_seen: e.last,
+            ..EdgeStats::default()
+        };
+        let (edge, client_dir) = if let Some(&i) = self.index.get(&key) {
+            let f = &self.flows[i as usize];
+            let cd = if f.client_dir != NONE {
+                f.client_dir
+            } else {
+                dir
+            };
+            (edge_key(&key, cd), cd)
+        } else {
+            (edge_key(&key, dir), dir)
+        };
+        if dir == client_dir {
+            stats.client_packets = e.pending_pkts;
+            stats.client_bytes = e.pending_bytes;
+        } else {
+            stats.server_packets = e.pending_pkts;
+            stats.server_bytes = e.pending_bytes;
+        }
+        self.edges.entry(edge).or_default().merge(&stats);
+    }
+
+    fn evict_oldest(&mut self) {
+        let mut best: Option<(i64, u32)> = None;
+        for list in &self.lists {
+            if list.head != NIL {
+                let last = self.flows[list.head as usize].last;
+                if best.is_none_or(|(l, _)| last < l) {
+                    best = Some((last, list.head));
+                }
+            }
+        }
+        if let Some((_, i)) = best {
+            self.counters.flows_evicted += 1;
+            self.end_flow(i);
+        }
+    }
+
+    /// Folds a flow into its edge and removes it from the table.
+    fn end_flow(&mut self, i: u32) {
+        self.fold(i);
+        self.unlink(i);
+        let key = self.flows[i as usize].key;
+        self.index.remove(&key);
+        self.free.push(i);
+    }
+
+    /// Adds a flow's unfolded figures to its edge.
+    fn fold(&mut self, i: u32) {
+        let flow = &self.flows[i as usize];
+        let key = flow.key;
+        let client_dir = if flow.client_dir != NONE {
+            flow.client_dir
+        } else {
+            let a_listens = self.listeners.contains(&(key.a, key.a_port, key.proto));
+            let b_listens = self.listeners.contains(&(key.b, key.b_port, key.proto));
+            direction::client_direction(&Evidence {
+                a_port: key.a_port,
+                b_port: key.b_port,
+                has_ports: ipproto::has_ports(key.proto) && (key.a_port, key.b_port) != (0, 0),
+                first_dir: flow.first_dir,
+                syn_dir: flow.syn_dir,
+                synack_dir: flow.synack_dir,
+                echo_request_dir: flow.echo_request_dir,
+                echo_reply_dir: flow.echo_reply_dir,
+                a_listens,
+                b_listens,
+            })
+            .0
+        };
+        let flow = &mut self.flows[i as usize];
+        flow.client_dir = client_dir;
+        let c = client_dir as usize;
+        let s = 1 - c;
+        let stats = EdgeStats {
+            connections: u64::from(!flow.counted),
+            client_packets: flow.pkts[c],
+            client_bytes: flow.bytes[c],
+            server_packets: flow.pkts[s],
+            server_bytes: flow.bytes[s],
+            first_seen: flow.first,
+            last_seen: flow.last,
+        };
+        flow.counted = true;
+        flow.pkts = [0; 2];
+        flow.bytes = [0; 2];
+        let edge = edge_key(&key, client_dir);
+        self.edges.entry(edge).or_default().merge(&stats);
+    }
+
+    /// Ends every flow and fragment entry: call at the end of the input.
+    pub fn finish(&mut self) {
+        for class in 0..CLASSES {
+            while self.lists[class].head != NIL {
+                let head = self.lists[class].head;
+                self.end_flow(head);
+            }
+        }
+        let frags: Vec<_> = self.frags.drain().collect();
+        for (k, e) in frags {
+            if e.pending_pkts > 0 {
+                self.orphan_fragments(k, e);
+            }
+        }
+    }
+
+    /// Folds the figures of flows still open into their edges without ending
+    /// them, so a periodic flush sees traffic of long-lived connections. Their
+    /// connection is counted once, at the first fold.
+    pub fn fold_active(&mut self) {
+        for class in 0..CLASSES {
+            let mut i = self.lists[class].head;
+            while i != NIL {
+                let next = self.flows[i as usize].next;
+                self.fold(i);
+                i = next;
+            }
+        }
+    }
+
+    /// Takes the aggregated edges, leaving the map empty, sorted by key so
+    /// output is deterministic.
+    pub fn take_edges(&mut self) -> Vec<(EdgeKey, EdgeStats)> {
+        let mut v: Vec<_> = self
+            .edges
+            .drain()
+            .filter(|(_, s)| s.packets() > 0 || s.connections > 0)
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next, class) = {
+            let f = &self.flows[i as usize];
+            (f.prev, f.next, f.class as usize)
+        };
+        if prev == NIL {
+            self.lists[class].head = next;
+        } else {
+            self.flows[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.lists[class].tail = prev;
+        } else {
+            self.flows[next as usize].prev = prev;
+        }
+        let f = &mut self.flows[i as usize];
+        f.prev = NIL;
+        f.next = NIL;
+    }
+
+    fn link_tail(&mut self, i: u32) {
+        let class = self.flows[i as usize].class as usize;
+        let tail = self.lists[class].tail;
+        {
+            let f = &mut self.flows[i as usize];
+            f.prev = tail;
+            f.next = NIL;
+        }
+        if tail == NIL {
+            self.lists[class].head = i;
+        } else {
+            self.flows[tail as usize].next = i;
+        }
+        self.lists[class].tail = i;
+    }
+}
+
+fn edge_key(key: &FlowKey, client_dir: Dir) -> EdgeKey {
+    if client_dir == B_TO_A {
+        EdgeKey {
+            client: key.b,
+            server: key.a,
+            port: key.a_port,
+            proto: key.proto,
+        }
+    } else {
+        EdgeKey {
+            client: key.a,
+            server: key.b,
+            port: key.b_port,
+            proto: key.proto,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
