@@ -1,1 +1,523 @@
-pub fn placeholder() {}
+//! depmap's map exports: a snapshot of stored edges becomes a [`Map`]
+//! (a petgraph directed graph of hosts), which renders as JSON
+//! ([`Map::to_json`]), Graphviz DOT ([`Map::to_dot`]) or CSV
+//! ([`Map::write_csv`]).
+//!
+//! This crate does not touch SQLite or files: it takes edges and returns
+//! text. Output order is deterministic (hosts and edges sorted), so a diff of
+//! two exports is a real change. The JSON schema is in `docs/JSON.md`.
+//!
+//! ```
+//! use depmap_edges::{EdgeKey, EdgeStats};
+//! use depmap_graph::Map;
+//! let key = EdgeKey { client: "10.0.0.1".parse()?, server: "10.0.0.2".parse()?, port: 5432, proto: 6 };
+//! let stats = EdgeStats { connections: 3, client_packets: 10, client_bytes: 900,
+//!     server_packets: 8, server_bytes: 4000, first_seen: 0, last_seen: 1_000_000_000 };
+//! let map = Map::new(vec![(key, stats)]);
+//! assert!(map.to_dot().contains("tcp/5432"));
+//! let json: serde_json::Value = serde_json::from_str(&map.to_json())?;
+//! assert_eq!(json["edges"][0]["proto"], "tcp");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use depmap_edges::{EdgeKey, EdgeStats};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use serde::Serialize;
+
+/// The JSON export's schema identifier; bumped on incompatible changes.
+pub const JSON_SCHEMA: &str = "depmap.map/v1";
+
+/// How a host is classified for grouping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostKind {
+    /// Private, loopback, link-local or unique-local addresses.
+    Internal,
+    /// Multicast, broadcast and unspecified addresses.
+    Multicast,
+    /// Everything else: public addresses.
+    External,
+}
+
+/// Classifies an address.
+pub fn host_kind(ip: IpAddr) -> HostKind {
+    match ip {
+        IpAddr::V4(v4) => {
+            if v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified() {
+                HostKind::Multicast
+            } else if v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+            {
+                HostKind::Internal
+            } else {
+                HostKind::External
+            }
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            if v6.is_multicast() || v6.is_unspecified() {
+                HostKind::Multicast
+            } else if v6.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 {
+                HostKind::Internal
+            } else if let Some(v4) = v6.to_ipv4_mapped() {
+                host_kind(IpAddr::V4(v4))
+            } else {
+                HostKind::External
+            }
+        }
+    }
+}
+
+/// The group (DOT cluster) a host is drawn in: its /24 (IPv4) or /64 (IPv6)
+/// for internal hosts, one group for external hosts, one for multicast.
+pub fn host_group(ip: IpAddr) -> String {
+    match host_kind(ip) {
+        HostKind::External => "external".to_string(),
+        HostKind::Multicast => "multicast and broadcast".to_string(),
+        HostKind::Internal => match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+            }
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Formats ns since the epoch as RFC 3339 UTC with microseconds.
+pub fn rfc3339(ns: i64) -> String {
+    let t = if ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        UNIX_EPOCH
+            .checked_sub(Duration::from_nanos(ns.unsigned_abs()))
+            .unwrap_or(UNIX_EPOCH)
+    };
+    humantime::format_rfc3339_micros(clamp_time(t)).to_string()
+}
+
+fn clamp_time(t: SystemTime) -> SystemTime {
+    // humantime formats years 0..=9999 only.
+    let max = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    if t > max {
+        max
+    } else {
+        t
+    }
+}
+
+/// The protocol's export name: `tcp`, `udp`, `icmp`, ... or its number.
+pub fn proto_name(proto: u8) -> String {
+    depmap_wire::ipproto::name(proto)
+        .map(str::to_string)
+        .unwrap_or_else(|| proto.to_string())
+}
+
+/// A dependency map: hosts as nodes, one graph edge per stored edge.
+pub struct Map {
+    graph: DiGraph<IpAddr, usize>,
+    edges: Vec<(EdgeKey, EdgeStats)>,
+}
+
+#[derive(Serialize)]
+struct JsonMap {
+    schema: &'static str,
+    summary: JsonSummary,
+    nodes: Vec<JsonNode>,
+    edges: Vec<JsonEdge>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    nodes: usize,
+    edges: usize,
+    connections: u64,
+    packets: u64,
+    bytes: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonNode {
+    ip: String,
+    kind: HostKind,
+    group: String,
+    /// Distinct hosts that are clients of this one.
+    clients: usize,
+    /// Distinct hosts this one is a client of.
+    servers: usize,
+    /// Ports this host serves, as `proto/port`.
+    serves: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonEdge {
+    client: String,
+    server: String,
+    port: u16,
+    proto: String,
+    proto_number: u8,
+    connections: u64,
+    packets: u64,
+    bytes: u64,
+    client_packets: u64,
+    client_bytes: u64,
+    server_packets: u64,
+    server_bytes: u64,
+    first_seen: String,
+    last_seen: String,
+}
+
+impl Map {
+    /// Builds the map from edges (any order; they are sorted).
+    pub fn new(mut edges: Vec<(EdgeKey, EdgeStats)>) -> Map {
+        edges.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut hosts: Vec<IpAddr> = edges
+            .iter()
+            .flat_map(|(k, _)| [k.client, k.server])
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        let mut graph = DiGraph::with_capacity(hosts.len(), edges.len());
+        for h in &hosts {
+            graph.add_node(*h);
+        }
+        let idx = |ip: &IpAddr| NodeIndex::new(hosts.binary_search(ip).unwrap_or(0));
+        for (i, (k, _)) in edges.iter().enumerate() {
+            graph.add_edge(idx(&k.client), idx(&k.server), i);
+        }
+        Map { graph, edges }
+    }
+
+    /// The edges, sorted.
+    pub fn edges(&self) -> &[(EdgeKey, EdgeStats)] {
+        &self.edges
+    }
+
+    /// Number of hosts.
+    pub fn host_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    fn distinct_neighbors(&self, n: NodeIndex, dir: Direction) -> usize {
+        let mut v: Vec<NodeIndex> = self.graph.neighbors_directed(n, dir).collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    }
+
+    /// The JSON export (schema [`JSON_SCHEMA`], documented in `docs/JSON.md`).
+    pub fn to_json(&self) -> String {
+        let nodes = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                let ip = self.graph[n];
+                let mut serves: Vec<(u8, u16)> = self
+                    .graph
+                    .edges_directed(n, Direction::Incoming)
+                    .map(|e| {
+                        let k = &self.edges[*e.weight()].0;
+                        (k.proto, k.port)
+                    })
+                    .collect();
+                serves.sort();
+                serves.dedup();
+                JsonNode {
+                    ip: ip.to_string(),
+                    kind: host_kind(ip),
+                    group: host_group(ip),
+                    clients: self.distinct_neighbors(n, Direction::Incoming),
+                    servers: self.distinct_neighbors(n, Direction::Outgoing),
+                    serves: serves
+                        .into_iter()
+                        .map(|(p, port)| format!("{}/{}", proto_name(p), port))
+                        .collect(),
+                }
+            })
+            .collect();
+        let edges = self
+            .edges
+            .iter()
+            .map(|(k, s)| JsonEdge {
+                client: k.client.to_string(),
+                server: k.server.to_string(),
+                port: k.port,
+                proto: proto_name(k.proto),
+                proto_number: k.proto,
+                connections: s.connections,
+                packets: s.packets(),
+                bytes: s.bytes(),
+                client_packets: s.client_packets,
+                client_bytes: s.client_bytes,
+                server_packets: s.server_packets,
+                server_bytes: s.server_bytes,
+                first_seen: rfc3339(s.first_seen),
+                last_seen: rfc3339(s.last_seen),
+            })
+            .collect();
+        let first = self.edges.iter().map(|(_, s)| s.first_seen).min();
+        let last = self.edges.iter().map(|(_, s)| s.last_seen).max();
+        let doc = JsonMap {
+            schema: JSON_SCHEMA,
+            summary: JsonSummary {
+                nodes: self.graph.node_count(),
+                edges: self.edges.len(),
+                connections: self.edges.iter().map(|(_, s)| s.connections).sum(),
+                packets: self.edges.iter().map(|(_, s)| s.packets()).sum(),
+                bytes: self.edges.iter().map(|(_, s)| s.bytes()).sum(),
+                first_seen: first.map(rfc3339),
+                last_seen: last.map(rfc3339),
+            },
+            nodes,
+            edges,
+        };
+        // Serialising plain structs of strings and numbers cannot fail.
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    }
+
+    /// The CSV export: one row per edge, with a header row.
+    pub fn write_csv(&self, mut out: impl io::Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "client,server,port,proto,connections,packets,bytes,client_packets,client_bytes,\
+             server_packets,server_bytes,first_seen,last_seen"
+        )?;
+        for (k, s) in &self.edges {
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                k.client,
+                k.server,
+                k.port,
+                proto_name(k.proto),
+                s.connections,
+                s.packets(),
+                s.bytes(),
+                s.client_packets,
+                s.client_bytes,
+                s.server_packets,
+                s.server_bytes,
+                rfc3339(s.first_seen),
+                rfc3339(s.last_seen)
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The Graphviz DOT export.
+    ///
+    /// Hosts are grouped in clusters (internal /24 or /64 subnets, one for
+    /// external hosts, one for multicast/broadcast); the layout runs left to
+    /// right so clients sit left of their servers. The edges between one
+    /// client and one server are drawn as one arrow labelled with every
+    /// `proto/port` (up to four, then "+N more") and the connection count,
+    /// and its width grows with the logarithm of the bytes, so a map of
+    /// hundreds of edges stays legible.
+    pub fn to_dot(&self) -> String {
+        let mut s = String::new();
+        let total_conn: u64 = self.edges.iter().map(|(_, st)| st.connections).sum();
+        let _ = writeln!(s, "digraph depmap {{");
+        let _ = writeln!(
+            s,
+            "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.15, ranksep=1.4, \
+             newrank=true, labelloc=t, label=\"depmap: {} hosts, {} dependencies, {} connections\"];",
+            self.graph.node_count(),
+            self.edges.len(),
+            total_conn
+        );
+        let _ = writeln!(
+            s,
+            "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", color=\"#5b7db1\", \
+             fontname=\"Helvetica\", fontsize=10, height=0.3];"
+        );
+        let _ = writeln!(
+            s,
+            "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#5b7db1\", fontcolor=\"#33475b\", arrowsize=0.6];"
+        );
+
+        let mut groups: BTreeMap<(HostKind, String), Vec<NodeIndex>> = BTreeMap::new();
+        for n in self.graph.node_indices() {
+            let ip = self.graph[n];
+            groups
+                .entry((host_kind(ip), host_group(ip)))
+                .or_default()
+                .push(n);
+        }
+        for (i, ((kind, name), nodes)) in groups.iter().enumerate() {
+            let (fill, border) = match kind {
+                HostKind::Internal => ("#f7f9fc", "#9fb3c8"),
+                HostKind::External => ("#fff8ef", "#d9a55b"),
+                HostKind::Multicast => ("#f4f4f4", "#aaaaaa"),
+            };
+            let _ = writeln!(s, "  subgraph cluster_{i} {{");
+            let _ = writeln!(
+                s,
+                "    label=\"{name}\"; style=\"rounded,filled\"; fillcolor=\"{fill}\"; color=\"{border}\"; fontsize=10;"
+            );
+            for &n in nodes {
+                let ip = self.graph[n];
+                let serves = self
+                    .graph
+                    .edges_directed(n, Direction::Incoming)
+                    .next()
+                    .is_some();
+                let attrs = if serves {
+                    ""
+                } else {
+                    // Pure clients: lighter, so servers stand out.
+                    ", fillcolor=\"#ffffff\""
+                };
+                let _ = writeln!(s, "    \"{ip}\" [label=\"{ip}\"{attrs}];");
+            }
+            let _ = writeln!(s, "  }}");
+        }
+
+        // One arrow per (client, server) pair.
+        let mut pairs: BTreeMap<(IpAddr, IpAddr), Vec<&(EdgeKey, EdgeStats)>> = BTreeMap::new();
+        for e in &self.edges {
+            pairs.entry((e.0.client, e.0.server)).or_default().push(e);
+        }
+        for ((c, sv), list) in pairs {
+            let mut ports: Vec<String> = list
+                .iter()
+                .map(|(k, _)| {
+                    if k.port == 0 {
+                        proto_name(k.proto)
+                    } else {
+                        format!("{}/{}", proto_name(k.proto), k.port)
+                    }
+                })
+                .collect();
+            ports.dedup();
+            let more = ports.len().saturating_sub(4);
+            ports.truncate(4);
+            let mut label = ports.join(", ");
+            if more > 0 {
+                let _ = write!(label, " +{more} more");
+            }
+            let conns: u64 = list.iter().map(|(_, st)| st.connections).sum();
+            let bytes: u64 = list.iter().map(|(_, st)| st.bytes()).sum();
+            let width = 0.6 + (bytes.max(1) as f64).log10() / 3.0;
+            let _ = writeln!(
+                s,
+                "  \"{c}\" -> \"{sv}\" [label=\"{label}\\n{}\", penwidth={width:.2}];",
+                human_count(conns, "conn")
+            );
+        }
+        let _ = writeln!(s, "}}");
+        s
+    }
+}
+
+fn human_count(n: u64, unit: &str) -> String {
+    match n {
+        0..=9_999 => format!("{n} {unit}"),
+        10_000..=9_999_999 => format!("{:.1}k {unit}", n as f64 / 1e3),
+        _ => format!("{:.1}M {unit}", n as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn e(c: &str, s: &str, port: u16, proto: u8) -> (EdgeKey, EdgeStats) {
+        (
+            EdgeKey {
+                client: c.parse().unwrap(),
+                server: s.parse().unwrap(),
+                port,
+                proto,
+            },
+            EdgeStats {
+                connections: 2,
+                client_packets: 3,
+                client_bytes: 300,
+                server_packets: 4,
+                server_bytes: 4000,
+                first_seen: 1_700_000_000_000_000_000,
+                last_seen: 1_700_000_060_000_000_000,
+            },
+        )
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let m = Map::new(vec![
+            e("10.0.0.1", "8.8.8.8", 53, 17),
+            e("10.0.0.1", "10.0.0.2", 443, 6),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(v["schema"], JSON_SCHEMA);
+        let edge = &v["edges"][0];
+        for f in [
+            "client",
+            "server",
+            "port",
+            "proto",
+            "connections",
+            "packets",
+            "bytes",
+            "client_packets",
+            "client_bytes",
+            "server_packets",
+            "server_bytes",
+            "first_seen",
+            "last_seen",
+        ] {
+            assert!(!edge[f].is_null(), "missing {f}");
+        }
+        assert_eq!(edge["first_seen"], "2023-11-14T22:13:20.000000Z");
+        assert_eq!(v["nodes"].as_array().unwrap().len(), 3);
+        let dns = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["ip"] == "8.8.8.8")
+            .unwrap();
+        assert_eq!(dns["kind"], "external");
+        assert_eq!(dns["serves"][0], "udp/53");
+    }
+
+    #[test]
+    fn dot_merges_parallel_edges_and_clusters_subnets() {
+        let m = Map::new(vec![
+            e("10.0.0.1", "10.0.1.2", 443, 6),
+            e("10.0.0.1", "10.0.1.2", 80, 6),
+            e("10.0.0.1", "224.0.0.251", 5353, 17),
+        ]);
+        let dot = m.to_dot();
+        assert!(dot.contains("tcp/80, tcp/443"));
+        assert!(dot.contains("label=\"10.0.1.0/24\""));
+        assert!(dot.contains("multicast"));
+        assert_eq!(dot.matches(" -> ").count(), 2);
+    }
+
+    #[test]
+    fn host_kinds() {
+        let k = |s: &str| host_kind(s.parse().unwrap());
+        assert_eq!(k("192.168.1.1"), HostKind::Internal);
+        assert_eq!(k("fe80::1"), HostKind::Internal);
+        assert_eq!(k("fd00::1"), HostKind::Internal);
+        assert_eq!(k("255.255.255.255"), HostKind::Multicast);
+        assert_eq!(k("ff02::fb"), HostKind::Multicast);
+        assert_eq!(k("2001:4860::1"), HostKind::External);
+        assert_eq!(k("203.0.113.10"), HostKind::External);
+    }
+}

@@ -1,1 +1,556 @@
-pub fn placeholder() {}
+//! depmap's graph store: one SQLite file holding the dependency edges and a
+//! record of every input ingested.
+//!
+//! This crate is the only user of rusqlite. It does not decode, aggregate or
+//! render, and it never starts tasks (async callers use `spawn_blocking`).
+//! The schema is versioned with `PRAGMA user_version` and migrated forward on
+//! open ([`MIGRATIONS`]); the database runs in WAL mode, and every batch of
+//! edges is written in one transaction together with the record of the input
+//! it came from, so an interrupted ingest leaves neither half its edges nor a
+//! record claiming it was ingested.
+//!
+//! ```
+//! use depmap_edges::{EdgeKey, EdgeStats};
+//! use depmap_store::{NewIngest, Store};
+//! let dir = tempfile::tempdir()?;
+//! let mut store = Store::open(dir.path().join("map.db"))?;
+//! let key = EdgeKey { client: "10.0.0.1".parse()?, server: "10.0.0.2".parse()?, port: 53, proto: 17 };
+//! let stats = EdgeStats { connections: 1, client_packets: 1, client_bytes: 60,
+//!     server_packets: 1, server_bytes: 90, first_seen: 0, last_seen: 5 };
+//! let ingest = NewIngest { content_hash: "abc".into(), source: "a.pcap".into(), ..NewIngest::default() };
+//! let summary = store.commit_ingest(&ingest, &[(key, stats)])?;
+//! assert_eq!((summary.added, summary.updated), (1, 0));
+//! assert_eq!(store.edges()?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use depmap_edges::{EdgeKey, EdgeStats};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run. Append only: never edit a migration that has shipped.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: edges and the record of ingested inputs.
+    "CREATE TABLE edges (
+        id             INTEGER PRIMARY KEY,
+        client         TEXT    NOT NULL,
+        server         TEXT    NOT NULL,
+        port           INTEGER NOT NULL,
+        proto          INTEGER NOT NULL,
+        connections    INTEGER NOT NULL,
+        client_packets INTEGER NOT NULL,
+        client_bytes   INTEGER NOT NULL,
+        server_packets INTEGER NOT NULL,
+        server_bytes   INTEGER NOT NULL,
+        first_seen     INTEGER NOT NULL,
+        last_seen      INTEGER NOT NULL,
+        UNIQUE (client, server, port, proto)
+    );
+    CREATE TABLE ingests (
+        id           INTEGER PRIMARY KEY,
+        content_hash TEXT    NOT NULL,
+        source       TEXT    NOT NULL,
+        kind         TEXT    NOT NULL,
+        size_bytes   INTEGER NOT NULL,
+        ingested_at  INTEGER NOT NULL,
+        frames       INTEGER NOT NULL,
+        packets      INTEGER NOT NULL,
+        ip_bytes     INTEGER NOT NULL,
+        malformed    INTEGER NOT NULL,
+        edges        INTEGER NOT NULL,
+        complete     INTEGER NOT NULL,
+        error        TEXT
+    );
+    CREATE INDEX ingests_by_hash ON ingests (content_hash);",
+];
+
+/// Store errors, each naming the database file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file does not exist (for commands that only read).
+    #[error("{path}: no such database; create one with `depmap ingest --db {path} FILE`")]
+    Missing {
+        /// The database path.
+        path: PathBuf,
+    },
+    /// The file exists but is not an SQLite database.
+    #[error("{path}: not a depmap database (SQLite says: {detail})")]
+    NotADatabase {
+        /// The database path.
+        path: PathBuf,
+        /// SQLite's message.
+        detail: String,
+    },
+    /// The database was written by a newer depmap.
+    #[error("{path}: schema version {found} is newer than this depmap understands ({known}); upgrade depmap")]
+    TooNew {
+        /// The database path.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// A stored value could not be read back (a corrupt or hand-edited row).
+    #[error("{path}: bad value in table {table}: {detail}")]
+    BadRow {
+        /// The database path.
+        path: PathBuf,
+        /// The table.
+        table: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Any other SQLite error (disk full, read-only file, locked, ...).
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The database path.
+        path: PathBuf,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// A record of one input about to be committed with its edges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewIngest {
+    /// Hex digest of the input's content (BLAKE3), used to refuse repeats.
+    pub content_hash: String,
+    /// Where it came from (a path, or a listener address).
+    pub source: String,
+    /// `pcap`, `pcapng`, `flows`, ...
+    pub kind: String,
+    /// Size of the input in bytes.
+    pub size_bytes: u64,
+    /// When it was ingested (wall clock, ns since the epoch; passed in).
+    pub ingested_at: i64,
+    /// Frames or datagrams read.
+    pub frames: u64,
+    /// IP packets (or flow records) aggregated.
+    pub packets: u64,
+    /// IP-layer bytes aggregated.
+    pub ip_bytes: u64,
+    /// Malformed frames skipped.
+    pub malformed: u64,
+    /// Whether the input was read to its end (false for a truncated file).
+    pub complete: bool,
+    /// The reader's error, for incomplete inputs.
+    pub error: Option<String>,
+}
+
+/// A stored ingest record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestRecord {
+    /// Row id.
+    pub id: i64,
+    /// The record as committed; `edges` is in [`IngestRecord::edges`].
+    pub ingest: NewIngest,
+    /// Edges the input contributed to.
+    pub edges: u64,
+}
+
+/// What an upsert did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpsertSummary {
+    /// Edges that were new to the store.
+    pub added: u64,
+    /// Edges that existed and had the new figures added.
+    pub updated: u64,
+}
+
+/// The store. See the crate docs.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it if missing, and migrates it
+    /// to the current schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database; a missing file is an error rather than a
+    /// new empty map (for commands that only read).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let p = path.as_ref();
+        if !p.exists() {
+            return Err(StoreError::Missing {
+                path: p.to_path_buf(),
+            });
+        }
+        Store::open(p)
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path, e)
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let c = &self.conn;
+        c.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| classify(&path, e))?;
+        // journal_mode returns a row; query it rather than execute.
+        let _mode: String = c
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| classify(&path, e))?;
+        c.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| classify(&path, e))?;
+        Ok(())
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: current,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let path = self.path.clone();
+            let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+            tx.execute_batch(sql).map_err(|e| classify(&path, e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| classify(&path, e))?;
+            tx.commit().map_err(|e| classify(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The most recent ingest of content with this hash, if any.
+    pub fn find_ingest(&self, content_hash: &str) -> Result<Option<IngestRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, content_hash, source, kind, size_bytes, ingested_at, frames, packets,
+                        ip_bytes, malformed, edges, complete, error
+                 FROM ingests WHERE content_hash = ?1 ORDER BY id DESC LIMIT 1",
+                [content_hash],
+                |r| {
+                    Ok(IngestRecord {
+                        id: r.get(0)?,
+                        ingest: NewIngest {
+                            content_hash: r.get(1)?,
+                            source: r.get(2)?,
+                            kind: r.get(3)?,
+                            size_bytes: r.get::<_, i64>(4)? as u64,
+                            ingested_at: r.get(5)?,
+                            frames: r.get::<_, i64>(6)? as u64,
+                            packets: r.get::<_, i64>(7)? as u64,
+                            ip_bytes: r.get::<_, i64>(8)? as u64,
+                            malformed: r.get::<_, i64>(9)? as u64,
+                            complete: r.get::<_, i64>(11)? != 0,
+                            error: r.get(12)?,
+                        },
+                        edges: r.get::<_, i64>(10)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Adds `edges` to the store and records `ingest`, in one transaction.
+    pub fn commit_ingest(
+        &mut self,
+        ingest: &NewIngest,
+        edges: &[(EdgeKey, EdgeStats)],
+    ) -> Result<UpsertSummary, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let summary = upsert(&tx, edges).map_err(|e| classify(&path, e))?;
+        tx.execute(
+            "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,
+                                  packets, ip_bytes, malformed, edges, complete, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                ingest.content_hash,
+                ingest.source,
+                ingest.kind,
+                clamp(ingest.size_bytes),
+                ingest.ingested_at,
+                clamp(ingest.frames),
+                clamp(ingest.packets),
+                clamp(ingest.ip_bytes),
+                clamp(ingest.malformed),
+                edges.len() as i64,
+                i64::from(ingest.complete),
+                ingest.error,
+            ],
+        )
+        .map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(summary)
+    }
+
+    /// Adds `edges` to the store in one transaction, without an ingest record
+    /// (for continuous sources such as an agent's periodic flush).
+    pub fn upsert_edges(
+        &mut self,
+        edges: &[(EdgeKey, EdgeStats)],
+    ) -> Result<UpsertSummary, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let summary = upsert(&tx, edges).map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(summary)
+    }
+
+    /// Every stored edge, ordered by (client, server, port, proto) as text.
+    pub fn edges(&self) -> Result<Vec<(EdgeKey, EdgeStats)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT client, server, port, proto, connections, client_packets, client_bytes,
+                        server_packets, server_bytes, first_seen, last_seen
+                 FROM edges",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    EdgeStats {
+                        connections: r.get::<_, i64>(4)? as u64,
+                        client_packets: r.get::<_, i64>(5)? as u64,
+                        client_bytes: r.get::<_, i64>(6)? as u64,
+                        server_packets: r.get::<_, i64>(7)? as u64,
+                        server_bytes: r.get::<_, i64>(8)? as u64,
+                        first_seen: r.get(9)?,
+                        last_seen: r.get(10)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (client, server, port, proto, stats) = row.map_err(|e| self.err(e))?;
+            let bad = |detail: String| StoreError::BadRow {
+                path: self.path.clone(),
+                table: "edges",
+                detail,
+            };
+            let client = IpAddr::from_str(&client)
+                .map_err(|_| bad(format!("client {client:?} is not an address")))?;
+            let server = IpAddr::from_str(&server)
+                .map_err(|_| bad(format!("server {server:?} is not an address")))?;
+            let port = u16::try_from(port).map_err(|_| bad(format!("port {port}")))?;
+            let proto = u8::try_from(proto).map_err(|_| bad(format!("proto {proto}")))?;
+            out.push((
+                EdgeKey {
+                    client,
+                    server,
+                    port,
+                    proto,
+                },
+                stats,
+            ));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// How many edges are stored.
+    pub fn edge_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM edges", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its first line (`ok` when sound).
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn upsert(
+    tx: &rusqlite::Transaction<'_>,
+    edges: &[(EdgeKey, EdgeStats)],
+) -> Result<UpsertSummary, rusqlite::Error> {
+    let mut summary = UpsertSummary::default();
+    let mut update = tx.prepare_cached(
+        "UPDATE edges SET
+            connections    = connections + ?5,
+            client_packets = client_packets + ?6,
+            client_bytes   = client_bytes + ?7,
+            server_packets = server_packets + ?8,
+            server_bytes   = server_bytes + ?9,
+            first_seen     = min(first_seen, ?10),
+            last_seen      = max(last_seen, ?11)
+         WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO edges (client, server, port, proto, connections, client_packets,
+                            client_bytes, server_packets, server_bytes, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for (k, s) in edges {
+        let p = params![
+            k.client.to_string(),
+            k.server.to_string(),
+            i64::from(k.port),
+            i64::from(k.proto),
+            clamp(s.connections),
+            clamp(s.client_packets),
+            clamp(s.client_bytes),
+            clamp(s.server_packets),
+            clamp(s.server_bytes),
+            s.first_seen,
+            s.last_seen,
+        ];
+        if update.execute(p)? == 0 {
+            insert.execute(p)?;
+            summary.added += 1;
+        } else {
+            summary.updated += 1;
+        }
+    }
+    Ok(summary)
+}
+
+fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi::ErrorCode;
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        if f.code == ErrorCode::NotADatabase {
+            return StoreError::NotADatabase {
+                path: path.to_path_buf(),
+                detail: msg.clone().unwrap_or_else(|| f.to_string()),
+            };
+        }
+    }
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn edge(port: u16, packets: u64, first: i64, last: i64) -> (EdgeKey, EdgeStats) {
+        (
+            EdgeKey {
+                client: "10.0.0.1".parse().unwrap(),
+                server: "2001:db8::1".parse().unwrap(),
+                port,
+                proto: 6,
+            },
+            EdgeStats {
+                connections: 1,
+                client_packets: packets,
+                client_bytes: packets * 100,
+                server_packets: packets,
+                server_bytes: packets * 1000,
+                first_seen: first,
+                last_seen: last,
+            },
+        )
+    }
+
+    #[test]
+    fn upserts_add_to_existing_edges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path().join("m.db")).unwrap();
+        let first = s.upsert_edges(&[edge(443, 2, 10, 20)]).unwrap();
+        assert_eq!((first.added, first.updated), (1, 0));
+        let second = s
+            .upsert_edges(&[edge(443, 3, 5, 15), edge(80, 1, 0, 1)])
+            .unwrap();
+        assert_eq!((second.added, second.updated), (1, 1));
+        let all = s.edges().unwrap();
+        let e443 = all.iter().find(|(k, _)| k.port == 443).unwrap().1;
+        assert_eq!(e443.connections, 2);
+        assert_eq!(e443.client_packets, 5);
+        assert_eq!((e443.first_seen, e443.last_seen), (5, 20));
+        assert_eq!(all[0].0.server.to_string(), "2001:db8::1");
+    }
+
+    #[test]
+    fn reopen_keeps_data_and_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        {
+            let mut s = Store::open(&p).unwrap();
+            let ingest = NewIngest {
+                content_hash: "h1".into(),
+                source: "x.pcap".into(),
+                complete: true,
+                ..NewIngest::default()
+            };
+            s.commit_ingest(&ingest, &[edge(22, 1, 1, 1)]).unwrap();
+        }
+        let s = Store::open_existing(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(s.edge_count().unwrap(), 1);
+        let rec = s.find_ingest("h1").unwrap().unwrap();
+        assert_eq!((rec.ingest.source.as_str(), rec.edges), ("x.pcap", 1));
+        assert!(s.find_ingest("h2").unwrap().is_none());
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn missing_and_non_database_files_are_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.db");
+        assert!(matches!(
+            Store::open_existing(&missing),
+            Err(StoreError::Missing { .. })
+        ));
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+        let err = Store::open(&junk).err().unwrap();
+        assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+        assert!(err.to_string().contains("junk.db"));
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        drop(Store::open(&p).unwrap());
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(Store::open(&p), Err(StoreError::TooNew { .. })));
+    }
+}
