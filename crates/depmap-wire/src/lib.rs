@@ -176,6 +176,21 @@ pub enum NonIp {
 }
 
 impl NonIp {
+    /// Every kind, for reports and counter arrays.
+    pub const ALL: [NonIp; 6] = [
+        NonIp::Arp,
+        NonIp::Llc,
+        NonIp::PppoeDiscovery,
+        NonIp::PppControl,
+        NonIp::OtherMplsPayload,
+        NonIp::OtherLinkProtocol,
+    ];
+
+    /// The index of this kind in [`NonIp::ALL`].
+    pub fn index(self) -> usize {
+        NonIp::ALL.iter().position(|m| *m == self).unwrap_or(0)
+    }
+
     /// A short stable name for counters and reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -253,10 +268,7 @@ impl Malformed {
 
     /// The index of this reason in [`Malformed::ALL`], for counter arrays.
     pub fn index(self) -> usize {
-        Malformed::ALL
-            .iter()
-            .position(|m| *m == self)
-            .unwrap_or(0)
+        Malformed::ALL.iter().position(|m| *m == self).unwrap_or(0)
     }
 }
 

@@ -42,7 +42,9 @@ fn triple_vlan_stack() {
     let f = udp4_eth(b"x");
     let g = with_l2(
         &f,
-        &[0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x81, 0x00, 0, 30, 0x08, 0x00],
+        &[
+            0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x81, 0x00, 0, 30, 0x08, 0x00,
+        ],
     );
     let p = ip(&g, LinkType::Ethernet);
     assert_eq!(p.dst_port, 53);
@@ -94,7 +96,9 @@ fn linux_sll_and_sll2() {
     let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
     sll.extend_from_slice(&f[14..]);
     assert_eq!(ip(&sll, LinkType::LinuxSll).dst_port, 53);
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
     sll2.extend_from_slice(&f[14..]);
     assert_eq!(ip(&sll2, LinkType::LinuxSll2).dst_port, 53);
 }
@@ -135,8 +139,8 @@ fn snaplen_cut_keeps_true_ip_length_and_ports() {
 fn ipv4_options_and_fragments() {
     // IPv4 header with 4 bytes of options (IHL 6), first fragment of UDP.
     let mut f = vec![
-        0x46, 0, 0x05, 0xdc, 0x12, 0x34, 0x20, 0x00, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1,
-        1, 0,
+        0x46, 0, 0x05, 0xdc, 0x12, 0x34, 0x20, 0x00, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 1,
+        0,
     ];
     f.extend_from_slice(&[0x03, 0x15, 0x08, 0x01, 0x05, 0xc4, 0, 0]);
     f.resize(1500, 0);

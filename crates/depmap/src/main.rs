@@ -1,3 +1,43 @@
-fn main() {
-    println!("Hello, world!");
+//! The `depmap` command: it parses flags, wires the library crates together
+//! and reports; the decisions live in the crates it calls.
+
+mod cli;
+mod export;
+mod ingest;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.verbose);
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("depmap: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
+    match args.command {
+        cli::Command::Ingest(a) => ingest::run(a),
+        cli::Command::Export(a) => export::run(a),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEPMAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

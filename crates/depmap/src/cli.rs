@@ -1,0 +1,76 @@
+//! Command-line flags. Validation that clap cannot express happens in the
+//! command modules, with errors that name the flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The default database path when neither `--db` nor `DEPMAP_DB` is given.
+pub const DEFAULT_DB: &str = "depmap.db";
+
+/// depmap learns which services really talk to which from packet captures,
+/// and turns that into a dependency map and segmentation rules.
+#[derive(Debug, Parser)]
+#[command(name = "depmap", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); DEPMAP_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read pcap/pcapng files and add their dependency edges to the store.
+    Ingest(IngestArgs),
+    /// Write the stored map as JSON, Graphviz DOT or CSV.
+    Export(ExportArgs),
+}
+
+/// Where the store is.
+#[derive(Debug, Args)]
+pub struct DbArg {
+    /// The SQLite database [default: depmap.db in the current directory].
+    #[arg(long, env = "DEPMAP_DB", value_name = "PATH", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Ingest a file again even if its content was ingested before (its
+    /// counts are then added twice).
+    #[arg(long)]
+    pub force: bool,
+    /// The most flows tracked at once; past it the longest-idle flow is
+    /// finished early (counted, never dropped).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_flows: usize,
+    /// Capture files (pcap or pcapng, told apart by content).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// The JSON map (schema in docs/JSON.md).
+    Json,
+    /// Graphviz DOT: render with `dot -Tsvg map.dot -o map.svg`.
+    Dot,
+    /// One row per edge.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,286 @@
+//! `depmap ingest`: capture files -> decoder -> flow table -> store.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use depmap_capture::{FileFormat, FileReader};
+use depmap_edges::{FlowConfig, FlowCounters, FlowTable};
+use depmap_store::{NewIngest, Store, UpsertSummary};
+use depmap_wire::{decode, Decoded, LinkType, Malformed, NonIp};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::IngestArgs;
+
+/// Files smaller than this get no progress bar: they finish too fast to need one.
+const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+/// What one file contributed.
+#[derive(Debug, Default)]
+pub struct FileReport {
+    pub frames: u64,
+    pub ip_packets: u64,
+    pub ip_bytes: u64,
+    pub non_ip: [u64; NonIp::ALL.len()],
+    pub malformed: [u64; Malformed::ALL.len()],
+    pub flows: FlowCounters,
+    pub edges: usize,
+    pub upsert: UpsertSummary,
+    pub size: u64,
+    pub format: Option<FileFormat>,
+    pub seconds: f64,
+}
+
+impl FileReport {
+    fn malformed_total(&self) -> u64 {
+        self.malformed.iter().sum()
+    }
+}
+
+pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    if args.max_flows == 0 {
+        anyhow::bail!("--max-flows must be at least 1 (it bounds the flows tracked at once)");
+    }
+    let mut store = Store::open(&args.db.db)?;
+    let cfg = FlowConfig {
+        max_flows: args.max_flows,
+        ..FlowConfig::default()
+    };
+    let mut failures = 0usize;
+    for path in &args.files {
+        match ingest_file(&mut store, path, cfg, args.force) {
+            Ok(Outcome::Done(report)) => print_report(path, &report, None),
+            Ok(Outcome::Partial(report, err)) => {
+                print_report(path, &report, Some(&err));
+                eprintln!("depmap: error: {err:#}");
+                failures += 1;
+            }
+            Ok(Outcome::AlreadyIngested(msg)) => {
+                eprintln!("depmap: error: {msg}");
+                failures += 1;
+            }
+            Err(err) => {
+                eprintln!("depmap: error: {err:#}");
+                failures += 1;
+            }
+        }
+    }
+    println!(
+        "store {}: {} edges in all",
+        store.path().display(),
+        store.edge_count()?
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub enum Outcome {
+    /// Read to the end and stored.
+    Done(FileReport),
+    /// Read up to an error (truncated or corrupt file); what was read is stored.
+    Partial(FileReport, anyhow::Error),
+    /// Refused: the same content is in the store already.
+    AlreadyIngested(String),
+}
+
+fn content_hash(path: &Path) -> anyhow::Result<(String, u64)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hasher.finalize().to_hex().to_string(), size))
+}
+
+/// Ingests one capture file into the store in one transaction.
+pub fn ingest_file(
+    store: &mut Store,
+    path: &Path,
+    cfg: FlowConfig,
+    force: bool,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let (hash, size) = content_hash(path)?;
+    if !force {
+        if let Some(prev) = store.find_ingest(&hash)? {
+            return Ok(Outcome::AlreadyIngested(format!(
+                "{} was already ingested into {} (as {}, {} packets, {} edges); \
+                 ingesting it again would count its traffic twice. Use --force to do it anyway.",
+                path.display(),
+                store.path().display(),
+                prev.ingest.source,
+                prev.ingest.packets,
+                prev.edges
+            )));
+        }
+    }
+
+    let mut reader = FileReader::open(path)?;
+    let mut report = FileReport {
+        size,
+        format: Some(reader.format()),
+        ..FileReport::default()
+    };
+    let progress = if std::io::stderr().is_terminal() && size >= PROGRESS_MIN_BYTES {
+        let pb = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        Some(pb)
+    } else {
+        None
+    };
+
+    let mut table = FlowTable::new(cfg);
+    // Link types by number are looked up once per interface, not per packet.
+    let mut last_linktype = u32::MAX;
+    let mut link = LinkType::Other(u32::MAX);
+    let read = reader.for_each_frame(|frame| {
+        report.frames += 1;
+        if frame.linktype != last_linktype {
+            last_linktype = frame.linktype;
+            link = LinkType::from_linktype(frame.linktype);
+        }
+        match decode(link, frame.data, frame.wire_len) {
+            Ok(Decoded::Ip(pkt)) => {
+                report.ip_packets += 1;
+                report.ip_bytes += u64::from(pkt.ip_len);
+                table.observe(frame.ts_nanos, &pkt);
+            }
+            Ok(Decoded::NonIp(kind)) => report.non_ip[kind.index()] += 1,
+            Err(reason) => report.malformed[reason.index()] += 1,
+        }
+        if report.frames & 0xffff == 0 {
+            if let Some(pb) = &progress {
+                pb.set_position(frame.file_offset);
+            }
+        }
+    });
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+
+    table.finish();
+    report.flows = table.counters();
+    let edges = table.take_edges();
+    report.edges = edges.len();
+    let ingest = NewIngest {
+        content_hash: hash,
+        source: path.display().to_string(),
+        kind: match report.format {
+            Some(FileFormat::PcapNg) => "pcapng",
+            _ => "pcap",
+        }
+        .to_string(),
+        size_bytes: size,
+        ingested_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0),
+        frames: report.frames,
+        packets: report.ip_packets,
+        ip_bytes: report.ip_bytes,
+        malformed: report.malformed_total(),
+        complete: read.is_ok(),
+        error: read.as_ref().err().map(|e| e.to_string()),
+    };
+    report.upsert = store
+        .commit_ingest(&ingest, &edges)
+        .with_context(|| format!("storing the edges of {}", path.display()))?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(match read {
+        Ok(_) => Outcome::Done(report),
+        Err(e) => {
+            let stored = report.ip_packets;
+            Outcome::Partial(
+                report,
+                anyhow::anyhow!("{e}; the edges of the {stored} IP packets before it were stored"),
+            )
+        }
+    })
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn print_report(path: &Path, r: &FileReport, err: Option<&anyhow::Error>) {
+    let kind = match r.format {
+        Some(FileFormat::PcapNg) => "pcapng",
+        _ => "pcap",
+    };
+    println!(
+        "{}{} ({kind}, {}): {} frames, {} IP packets, {} of IP traffic, in {:.2} s",
+        if err.is_some() {
+            "partly ingested "
+        } else {
+            "ingested "
+        },
+        path.display(),
+        mb(r.size),
+        r.frames,
+        r.ip_packets,
+        mb(r.ip_bytes),
+        r.seconds
+    );
+    let list = |names: &mut dyn Iterator<Item = (&'static str, u64)>| {
+        let parts: Vec<String> = names
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join(", ")
+        }
+    };
+    println!(
+        "  malformed (skipped): {}",
+        list(
+            &mut Malformed::ALL
+                .iter()
+                .map(|m| (m.name(), r.malformed[m.index()]))
+        )
+    );
+    println!(
+        "  not IP (skipped): {}",
+        list(&mut NonIp::ALL.iter().map(|m| (m.name(), r.non_ip[m.index()])))
+    );
+    let f = &r.flows;
+    println!(
+        "  flows: {} ({} ended by idle timeout, {} finished early at the flow-table limit); \
+         fragments: {} matched, {} unattributed",
+        f.flows_created,
+        f.flows_expired,
+        f.flows_evicted,
+        f.fragments_matched,
+        f.fragments_unattributed
+    );
+    println!(
+        "  edges: {} ({} added, {} updated)",
+        r.edges, r.upsert.added, r.upsert.updated
+    );
+}
