@@ -15,7 +15,9 @@ struct Conv {
 }
 
 fn reference(name: &str) -> Vec<Conv> {
-    let path = shared_data().join("reference").join(format!("{name}.conv.tsv"));
+    let path = shared_data()
+        .join("reference")
+        .join(format!("{name}.conv.tsv"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .skip(1)
@@ -62,7 +64,10 @@ fn check(name: &str, extra_packets: i64) -> Mapped {
     }
     // Every packet decoded lands on exactly one edge.
     let on_edges: u64 = m.edges.iter().map(|(_, s)| s.packets()).sum();
-    assert_eq!(on_edges, m.ip_packets, "{name}: packets on edges vs IP packets");
+    assert_eq!(
+        on_edges, m.ip_packets,
+        "{name}: packets on edges vs IP packets"
+    );
     m
 }
 

@@ -63,12 +63,11 @@ pub const SERVICE_PORTS: &[u16] = &[
     7, 20, 21, 22, 23, 25, 37, 42, 43, 49, 53, 67, 69, 79, 80, 88, 110, 111, 113, 119, 123, 135,
     137, 138, 139, 143, 161, 162, 179, 389, 427, 443, 445, 464, 465, 500, 513, 514, 515, 520, 543,
     544, 547, 548, 554, 587, 631, 636, 646, 853, 873, 902, 989, 990, 993, 995, 1080, 1194, 1433,
-    1434, 1521, 1701, 1723, 1812, 1813, 1883, 1900, 2049, 2055, 2181, 2375, 2376, 2379, 2380,
-    3260, 3268, 3269, 3306, 3389, 3478, 4369, 4500, 4739, 4789, 5000, 5060, 5061, 5222, 5353,
-    5355, 5432, 5601, 5671, 5672, 5900, 5984, 5985, 5986, 6343, 6379, 6443, 6514, 6881, 7000,
-    7001, 7199, 8000, 8008, 8080, 8081, 8086, 8088, 8443, 8500, 8883, 8888, 9000, 9042, 9090,
-    9091, 9092, 9093, 9100, 9200, 9300, 9418, 9443, 9990, 9995, 9996, 10250, 11211, 15672, 17500,
-    27017, 50000,
+    1434, 1521, 1701, 1723, 1812, 1813, 1883, 1900, 2049, 2055, 2181, 2375, 2376, 2379, 2380, 3260,
+    3268, 3269, 3306, 3389, 3478, 4369, 4500, 4739, 4789, 5000, 5060, 5061, 5222, 5353, 5355, 5432,
+    5601, 5671, 5672, 5900, 5984, 5985, 5986, 6343, 6379, 6443, 6514, 6881, 7000, 7001, 7199, 8000,
+    8008, 8080, 8081, 8086, 8088, 8443, 8500, 8883, 8888, 9000, 9042, 9090, 9091, 9092, 9093, 9100,
+    9200, 9300, 9418, 9443, 9990, 9995, 9996, 10250, 11211, 15672, 17500, 27017, 50000,
 ];
 
 /// Whether `port` is in [`SERVICE_PORTS`].
@@ -225,7 +224,10 @@ mod tests {
     #[test]
     fn service_port_cases() {
         // NFS from a privileged client port: 2049 is the server.
-        assert_eq!(client_direction(&ev(789, 2049)), (A_TO_B, Rule::ServicePort));
+        assert_eq!(
+            client_direction(&ev(789, 2049)),
+            (A_TO_B, Rule::ServicePort)
+        );
         // DNS response seen alone: the side on 53 is the server.
         let mut e = ev(53, 18741);
         e.first_dir = A_TO_B;
@@ -233,13 +235,25 @@ mod tests {
         // DHCP: 67 serves, 68 is the client's port.
         assert_eq!(client_direction(&ev(68, 67)), (A_TO_B, Rule::ServicePort));
         // MySQL mid-stream.
-        assert_eq!(client_direction(&ev(3306, 51234)), (B_TO_A, Rule::ServicePort));
+        assert_eq!(
+            client_direction(&ev(3306, 51234)),
+            (B_TO_A, Rule::ServicePort)
+        );
     }
 
     #[test]
     fn privileged_and_lower_port() {
-        assert_eq!(client_direction(&ev(40001, 999)), (A_TO_B, Rule::PrivilegedPort));
-        assert_eq!(client_direction(&ev(6000, 45000)), (B_TO_A, Rule::LowerPort));
-        assert_eq!(client_direction(&ev(45000, 6000)), (A_TO_B, Rule::LowerPort));
+        assert_eq!(
+            client_direction(&ev(40001, 999)),
+            (A_TO_B, Rule::PrivilegedPort)
+        );
+        assert_eq!(
+            client_direction(&ev(6000, 45000)),
+            (B_TO_A, Rule::LowerPort)
+        );
+        assert_eq!(
+            client_direction(&ev(45000, 6000)),
+            (A_TO_B, Rule::LowerPort)
+        );
     }
 }

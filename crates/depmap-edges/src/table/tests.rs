@@ -48,7 +48,10 @@ fn tcp_handshake_sets_direction_and_counts_per_side() {
     let e = edges(&mut t);
     assert_eq!(e.len(), 1);
     let (k, s) = e[0];
-    assert_eq!((k.client, k.server, k.port, k.proto), (ip(9), ip(1), 50000, 6));
+    assert_eq!(
+        (k.client, k.server, k.port, k.proto),
+        (ip(9), ip(1), 50000, 6)
+    );
     assert_eq!((s.client_packets, s.client_bytes), (2, 112));
     assert_eq!((s.server_packets, s.server_bytes), (2, 1560));
     assert_eq!((s.connections, s.first_seen, s.last_seen), (1, S, S + 3));
@@ -191,7 +194,10 @@ fn icmp_echo_direction() {
     reply.icmp_type = 0;
     t.observe(S, &reply);
     let e = edges(&mut t);
-    assert_eq!((e[0].0.client, e[0].0.server, e[0].0.port), (ip(1), ip(2), 0));
+    assert_eq!(
+        (e[0].0.client, e[0].0.server, e[0].0.port),
+        (ip(1), ip(2), 0)
+    );
 }
 
 proptest! {
