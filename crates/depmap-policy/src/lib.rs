@@ -1,0 +1,313 @@
+//! Segmentation rule drafts: from observed edges to a least-privilege
+//! allow-list per protected service, each rule carrying its evidence, with an
+//! explicit default-deny.
+//!
+//! A draft is a neutral document ([`PolicyDraft`], schema
+//! [`POLICY_SCHEMA`], described in `docs/POLICY.md`) that a reviewer reads
+//! and that later renderers compile to firewall or cluster policies. This
+//! crate does no I/O and reads no clock: the time a draft is made is an
+//! argument, so drafts are reproducible.
+//!
+//! Edges seen too little to trust (fewer connections than
+//! [`DraftOptions::min_connections`]) are not silently allowed or dropped:
+//! they go to [`PolicyDraft::review`] for a person to decide. A draft learned
+//! from less than a 30-day business cycle says so in
+//! [`PolicyDraft::warnings`].
+//!
+//! ```
+//! use depmap_edges::{EdgeKey, EdgeStats};
+//! use depmap_policy::{draft, DraftOptions};
+//! let key = EdgeKey { client: "10.0.0.1".parse()?, server: "10.0.0.2".parse()?, port: 5432, proto: 6 };
+//! let stats = EdgeStats { connections: 40, client_packets: 400, client_bytes: 40_000,
+//!     server_packets: 380, server_bytes: 900_000, first_seen: 0, last_seen: 86_400_000_000_000 };
+//! let d = draft(&[(key, stats)], &DraftOptions::default());
+//! assert_eq!(d.services[0].allow[0].client, "10.0.0.1");
+//! assert_eq!(d.default_action, "deny");
+//! assert!(d.warnings[0].contains("shorter than a 30-day business cycle"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use depmap_edges::{EdgeKey, EdgeStats, NANOS_PER_SEC};
+use depmap_graph::{proto_name, rfc3339};
+use serde::{Deserialize, Serialize};
+
+/// The draft document's schema identifier.
+pub const POLICY_SCHEMA: &str = "depmap.policy/v1";
+
+/// A full business cycle: learning windows shorter than this miss monthly
+/// dependencies, and the draft says so.
+pub const BUSINESS_CYCLE_DAYS: f64 = 30.0;
+
+const DAY: i64 = 86_400 * NANOS_PER_SEC;
+
+/// How to draft.
+#[derive(Clone, Debug)]
+pub struct DraftOptions {
+    /// Edges with fewer connections than this go to review instead of allow.
+    pub min_connections: u64,
+    /// The change ticket the rules are drafted under.
+    pub ticket: Option<String>,
+    /// Who owns the rules.
+    pub owner: Option<String>,
+    /// When the drafted rules expire (ns since the epoch), if they do.
+    pub expires: Option<i64>,
+    /// When the draft is made (ns since the epoch).
+    pub generated_at: i64,
+}
+
+impl Default for DraftOptions {
+    fn default() -> Self {
+        DraftOptions {
+            min_connections: 2,
+            ticket: None,
+            owner: None,
+            expires: None,
+            generated_at: 0,
+        }
+    }
+}
+
+/// A drafted policy. Field by field in `docs/POLICY.md`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyDraft {
+    /// [`POLICY_SCHEMA`].
+    pub schema: String,
+    /// When the draft was made (RFC 3339).
+    pub generated_at: String,
+    /// The traffic the draft was learned from.
+    pub learned_from: Window,
+    /// Plain-language warnings a reviewer must read first.
+    pub warnings: Vec<String>,
+    /// What happens to traffic no rule allows: always `deny`.
+    pub default_action: String,
+    /// One entry per protected service (server, port, protocol).
+    pub services: Vec<ServicePolicy>,
+    /// Edges seen too little to allow or to drop without a person deciding.
+    pub review: Vec<ReviewItem>,
+}
+
+/// The learning window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// First packet (RFC 3339), if any.
+    pub first_seen: Option<String>,
+    /// Last packet (RFC 3339), if any.
+    pub last_seen: Option<String>,
+    /// Days between them.
+    pub days: f64,
+}
+
+/// The allow-list of one service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServicePolicy {
+    /// The server's address.
+    pub server: String,
+    /// The server's port (0 for protocols without ports).
+    pub port: u16,
+    /// `tcp`, `udp`, ...
+    pub proto: String,
+    /// The clients allowed to reach it.
+    pub allow: Vec<AllowRule>,
+}
+
+/// One allowed client of a service, with why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AllowRule {
+    /// The client's address.
+    pub client: String,
+    /// What was observed.
+    pub evidence: Evidence,
+    /// Who owns the rule.
+    pub owner: Option<String>,
+    /// The change ticket.
+    pub ticket: Option<String>,
+    /// When the rule expires (RFC 3339), if it does.
+    pub expires: Option<String>,
+}
+
+/// The observed traffic behind a rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// First packet (RFC 3339).
+    pub first_seen: String,
+    /// Last packet (RFC 3339).
+    pub last_seen: String,
+    /// Connections observed.
+    pub connections: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+    /// IP bytes, both directions.
+    pub bytes: u64,
+    /// Where the evidence came from.
+    pub source: String,
+}
+
+/// An edge a person has to decide on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// Client address.
+    pub client: String,
+    /// Server address.
+    pub server: String,
+    /// Server port.
+    pub port: u16,
+    /// Protocol.
+    pub proto: String,
+    /// Why it is not simply allowed.
+    pub reason: String,
+    /// What was observed.
+    pub evidence: Evidence,
+}
+
+fn evidence(s: &EdgeStats) -> Evidence {
+    Evidence {
+        first_seen: rfc3339(s.first_seen),
+        last_seen: rfc3339(s.last_seen),
+        connections: s.connections,
+        packets: s.packets(),
+        bytes: s.bytes(),
+        source: "packets".to_string(),
+    }
+}
+
+/// Drafts a policy from observed edges.
+pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft {
+    let first = edges.iter().map(|(_, s)| s.first_seen).min();
+    let last = edges.iter().map(|(_, s)| s.last_seen).max();
+    let days = match (first, last) {
+        (Some(f), Some(l)) if l > f => (l - f) as f64 / DAY as f64,
+        _ => 0.0,
+    };
+    let mut warnings = Vec::new();
+    if days < BUSINESS_CYCLE_DAYS {
+        warnings.push(format!(
+            "the learning window covers {days:.1} days, shorter than a 30-day business cycle: \
+             dependencies that recur weekly or monthly may be missing, and enforcing this draft \
+             could block them"
+        ));
+    }
+    let mut services: BTreeMap<(String, u16, u8), Vec<AllowRule>> = BTreeMap::new();
+    let mut review = Vec::new();
+    let mut sorted: Vec<&(EdgeKey, EdgeStats)> = edges.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.0.server, a.0.port, a.0.proto, a.0.client).cmp(&(
+            b.0.server,
+            b.0.port,
+            b.0.proto,
+            b.0.client,
+        ))
+    });
+    for (k, s) in sorted {
+        if s.connections < opts.min_connections {
+            review.push(ReviewItem {
+                client: k.client.to_string(),
+                server: k.server.to_string(),
+                port: k.port,
+                proto: proto_name(k.proto),
+                reason: format!(
+                    "seen in {} connection(s), fewer than the {} needed to allow it without review",
+                    s.connections, opts.min_connections
+                ),
+                evidence: evidence(s),
+            });
+            continue;
+        }
+        services
+            .entry((k.server.to_string(), k.port, k.proto))
+            .or_default()
+            .push(AllowRule {
+                client: k.client.to_string(),
+                evidence: evidence(s),
+                owner: opts.owner.clone(),
+                ticket: opts.ticket.clone(),
+                expires: opts.expires.map(rfc3339),
+            });
+    }
+    PolicyDraft {
+        schema: POLICY_SCHEMA.to_string(),
+        generated_at: rfc3339(opts.generated_at),
+        learned_from: Window {
+            first_seen: first.map(rfc3339),
+            last_seen: last.map(rfc3339),
+            days: (days * 10.0).round() / 10.0,
+        },
+        warnings,
+        default_action: "deny".to_string(),
+        services: services
+            .into_iter()
+            .map(|((server, port, proto), allow)| ServicePolicy {
+                server,
+                port,
+                proto: proto_name(proto),
+                allow,
+            })
+            .collect(),
+        review,
+    }
+}
+
+/// The draft as pretty-printed JSON.
+pub fn to_json(d: &PolicyDraft) -> String {
+    serde_json::to_string_pretty(d).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn edge(client: &str, port: u16, connections: u64, days: i64) -> (EdgeKey, EdgeStats) {
+        (
+            EdgeKey {
+                client: client.parse().unwrap(),
+                server: "10.0.0.9".parse().unwrap(),
+                port,
+                proto: 6,
+            },
+            EdgeStats {
+                connections,
+                client_packets: 10,
+                client_bytes: 1000,
+                server_packets: 10,
+                server_bytes: 5000,
+                first_seen: 0,
+                last_seen: days * DAY,
+            },
+        )
+    }
+
+    #[test]
+    fn groups_clients_per_service_and_sends_rare_edges_to_review() {
+        let d = draft(
+            &[
+                edge("10.0.0.2", 443, 10, 35),
+                edge("10.0.0.1", 443, 5, 35),
+                edge("10.0.0.3", 22, 1, 35),
+            ],
+            &DraftOptions {
+                ticket: Some("CHG-1".into()),
+                ..DraftOptions::default()
+            },
+        );
+        assert!(d.warnings.is_empty(), "35 days is a full cycle");
+        assert_eq!(d.services.len(), 1);
+        let s = &d.services[0];
+        assert_eq!((s.server.as_str(), s.port, s.proto.as_str()), ("10.0.0.9", 443, "tcp"));
+        let clients: Vec<_> = s.allow.iter().map(|a| a.client.as_str()).collect();
+        assert_eq!(clients, ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(s.allow[0].ticket.as_deref(), Some("CHG-1"));
+        assert_eq!(d.review.len(), 1);
+        assert_eq!(d.review[0].port, 22);
+        let back: PolicyDraft = serde_json::from_str(&to_json(&d)).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn short_baseline_is_flagged() {
+        let d = draft(&[edge("10.0.0.2", 443, 10, 14)], &DraftOptions::default());
+        assert!(d.warnings[0].contains("14.0 days"));
+    }
+}

@@ -1,0 +1,56 @@
+//! A flood of one million concurrent unique 5-tuples against a flow table
+//! limited to 100,000 flows: the limit holds at every packet, the flows
+//! pushed out are folded into edges (never dropped), and the evictions are
+//! counted.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use depmap_edges::{FlowConfig, FlowTable, NANOS_PER_SEC};
+use depmap_wire::{tcpflags, Packet};
+
+#[test]
+fn one_million_concurrent_flows_stay_within_the_configured_limit() {
+    const FLOWS: u32 = 1_000_000;
+    const LIMIT: usize = 100_000;
+    let mut table = FlowTable::new(FlowConfig {
+        max_flows: LIMIT,
+        ..FlowConfig::default()
+    });
+    let server = IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1));
+    let mut max_seen = 0;
+    for i in 0..FLOWS {
+        // 3,907 client addresses in 10.2.0.0/16, each from 256 source ports:
+        // every packet is a new 5-tuple, all within 10 seconds (no idle expiry).
+        let client = IpAddr::V4(Ipv4Addr::new(10, 2, (i >> 16) as u8, (i >> 8) as u8));
+        let p = Packet {
+            src: client,
+            dst: server,
+            proto: 6,
+            src_port: 1024 + (i & 0xff) as u16,
+            dst_port: 443,
+            tcp_flags: tcpflags::SYN,
+            icmp_type: 0,
+            icmp_code: 0,
+            ip_len: 60,
+            fragment: None,
+            has_ports: true,
+            app_offset: 0,
+            app_len: 0,
+        };
+        table.observe(NANOS_PER_SEC + i64::from(i) * 10_000, &p);
+        max_seen = max_seen.max(table.active_flows());
+    }
+    assert_eq!(max_seen, LIMIT, "the table never held more than the limit");
+    let c = table.counters();
+    assert_eq!(c.flows_created, u64::from(FLOWS));
+    assert_eq!(c.flows_evicted, u64::from(FLOWS) - LIMIT as u64);
+    assert_eq!(c.flows_expired, 0);
+    table.finish();
+    let edges = table.take_edges();
+    let packets: u64 = edges.iter().map(|(_, s)| s.packets()).sum();
+    let connections: u64 = edges.iter().map(|(_, s)| s.connections).sum();
+    assert_eq!(packets, u64::from(FLOWS), "no packet lost");
+    assert_eq!(connections, u64::from(FLOWS), "every evicted flow counted once");
+    // One edge per client address.
+    assert_eq!(edges.len(), (FLOWS as usize).div_ceil(256));
+}
