@@ -1,6 +1,8 @@
 //! Every packet capture in ../shared/data/captures, held to the per-conversation
 //! references made with tshark (../shared/data/reference/NAME.conv.tsv).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 
 use depmap_suite::{capture, have_shared_data, map_file, shared_data, Mapped};

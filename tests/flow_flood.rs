@@ -3,6 +3,8 @@
 //! pushed out are folded into edges (never dropped), and the evictions are
 //! counted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use depmap_edges::{FlowConfig, FlowTable, NANOS_PER_SEC};
@@ -50,7 +52,11 @@ fn one_million_concurrent_flows_stay_within_the_configured_limit() {
     let packets: u64 = edges.iter().map(|(_, s)| s.packets()).sum();
     let connections: u64 = edges.iter().map(|(_, s)| s.connections).sum();
     assert_eq!(packets, u64::from(FLOWS), "no packet lost");
-    assert_eq!(connections, u64::from(FLOWS), "every evicted flow counted once");
+    assert_eq!(
+        connections,
+        u64::from(FLOWS),
+        "every evicted flow counted once"
+    );
     // One edge per client address.
     assert_eq!(edges.len(), (FLOWS as usize).div_ceil(256));
 }

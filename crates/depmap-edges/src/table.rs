@@ -619,7 +619,7 @@ impl FlowTable {
             .drain()
             .filter(|(_, s)| s.packets() > 0 || s.connections > 0)
             .collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.sort_unstable_by_key(|e| e.0);
         v
     }
 

@@ -185,7 +185,7 @@ struct JsonEdge {
 impl Map {
     /// Builds the map from edges (any order; they are sorted).
     pub fn new(mut edges: Vec<(EdgeKey, EdgeStats)>) -> Map {
-        edges.sort_by(|a, b| a.0.cmp(&b.0));
+        edges.sort_by_key(|e| e.0);
         let mut hosts: Vec<IpAddr> = edges
             .iter()
             .flat_map(|(k, _)| [k.client, k.server])

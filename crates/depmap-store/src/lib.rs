@@ -377,7 +377,7 @@ impl Store {
                 stats,
             ));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|e| e.0);
         Ok(out)
     }
 
