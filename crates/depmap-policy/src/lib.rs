@@ -193,12 +193,8 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
     let mut review = Vec::new();
     let mut sorted: Vec<&(EdgeKey, EdgeStats)> = edges.iter().collect();
     sorted.sort_by(|a, b| {
-        (a.0.server, a.0.port, a.0.proto, a.0.client).cmp(&(
-            b.0.server,
-            b.0.port,
-            b.0.proto,
-            b.0.client,
-        ))
+        (a.0.server, a.0.port, a.0.proto, a.0.client)
+            .cmp(&(b.0.server, b.0.port, b.0.proto, b.0.client))
     });
     for (k, s) in sorted {
         if s.connections < opts.min_connections {
@@ -295,7 +291,10 @@ mod tests {
         assert!(d.warnings.is_empty(), "35 days is a full cycle");
         assert_eq!(d.services.len(), 1);
         let s = &d.services[0];
-        assert_eq!((s.server.as_str(), s.port, s.proto.as_str()), ("10.0.0.9", 443, "tcp"));
+        assert_eq!(
+            (s.server.as_str(), s.port, s.proto.as_str()),
+            ("10.0.0.9", 443, "tcp")
+        );
         let clients: Vec<_> = s.allow.iter().map(|a| a.client.as_str()).collect();
         assert_eq!(clients, ["10.0.0.1", "10.0.0.2"]);
         assert_eq!(s.allow[0].ticket.as_deref(), Some("CHG-1"));
