@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod link;
+pub mod names;
 
 use std::net::IpAddr;
 
