@@ -30,7 +30,9 @@
 
 pub mod direction;
 mod model;
+pub mod names;
 mod table;
 
-pub use model::{EdgeKey, EdgeStats, NANOS_PER_SEC};
+pub use model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
+pub use names::{NameRecord, NameSource, NameTable, MAX_NAMES};
 pub use table::{FlowConfig, FlowCounters, FlowTable, MAX_LISTENERS};

@@ -6,6 +6,27 @@ use serde::{Deserialize, Serialize};
 
 /// Nanoseconds in a second; timestamps are `i64` nanoseconds since the epoch.
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+/// Nanoseconds in an hour.
+pub const NANOS_PER_HOUR: i64 = 3_600 * NANOS_PER_SEC;
+/// Nanoseconds in a day.
+pub const NANOS_PER_DAY: i64 = 24 * NANOS_PER_HOUR;
+
+/// One edge's activity on one UTC day: which hours it was active, and its
+/// figures that day. This is what lets depmap tell a daily job from a
+/// monthly one; it costs one small row per edge per active day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActivity {
+    /// Days since the Unix epoch (UTC).
+    pub day: i32,
+    /// Active hours: bit `h` set when a packet was seen between h:00 and h:59 UTC.
+    pub hours: u32,
+    /// Connections that started that day.
+    pub connections: u64,
+    /// Packets that day, both directions.
+    pub packets: u64,
+    /// IP bytes that day, both directions.
+    pub bytes: u64,
+}
 
 /// A dependency: `client` talks to `server` on `port` over `proto`.
 /// Protocols without ports use port 0.

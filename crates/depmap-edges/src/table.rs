@@ -6,7 +6,7 @@ use depmap_wire::{ipproto, tcpflags, Packet};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::direction::{self, Dir, Evidence, A_TO_B, B_TO_A, NONE};
-use crate::model::{EdgeKey, EdgeStats, NANOS_PER_SEC};
+use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_HOUR, NANOS_PER_SEC};
 
 /// How many `(address, port, protocol)` listeners learned from handshakes are
 /// remembered for the direction rule. Past it, new listeners are not
@@ -140,6 +140,10 @@ struct Flow {
     client_dir: Dir,
     /// Whether this flow's connection has been counted on its edge.
     counted: bool,
+    /// The UTC day (days since the epoch) the unfolded figures belong to.
+    day: i32,
+    /// Active hours of that day not yet folded (bit h = hour h UTC).
+    hours: u32,
     class: u8,
     prev: u32,
     next: u32,
@@ -178,6 +182,7 @@ pub struct FlowTable {
     index: FxHashMap<FlowKey, u32>,
     lists: [List; CLASSES],
     edges: FxHashMap<EdgeKey, EdgeStats>,
+    activity: FxHashMap<(EdgeKey, i32), DayActivity>,
     listeners: FxHashSet<(IpAddr, u16, u8)>,
     frags: FxHashMap<FragKey, FragEntry>,
     now: i64,
@@ -198,6 +203,7 @@ impl FlowTable {
                 tail: NIL,
             }; CLASSES],
             edges: FxHashMap::default(),
+            activity: FxHashMap::default(),
             listeners: FxHashSet::default(),
             frags: FxHashMap::default(),
             now: i64::MIN,
@@ -351,7 +357,19 @@ impl FlowTable {
             None => self.create(key, dir, ts),
         };
 
+        // Figures are kept per UTC day: a flow that crosses midnight folds
+        // what it has so far into the day it belongs to.
+        let hour = ts.div_euclid(NANOS_PER_HOUR);
+        let day = hour.div_euclid(24) as i32;
+        if self.flows[i as usize].day != day {
+            let f = &self.flows[i as usize];
+            if f.pkts != [0, 0] || !f.counted {
+                self.fold(i);
+            }
+            self.flows[i as usize].day = day;
+        }
         let flow = &mut self.flows[i as usize];
+        flow.hours |= 1 << hour.rem_euclid(24);
         flow.last = flow.last.max(ts);
         flow.first = flow.first.min(ts);
         if syn && flow.syn_dir == NONE {
@@ -419,6 +437,8 @@ impl FlowTable {
             echo_reply_dir: NONE,
             client_dir: NONE,
             counted: false,
+            day: ts.div_euclid(NANOS_PER_HOUR * 24) as i32,
+            hours: 0,
             class,
             prev: NIL,
             next: NIL,
@@ -510,6 +530,14 @@ impl FlowTable {
             stats.server_packets = e.pending_pkts;
             stats.server_bytes = e.pending_bytes;
         }
+        let hour = e.last.div_euclid(NANOS_PER_HOUR);
+        let act = self
+            .activity
+            .entry((edge, hour.div_euclid(24) as i32))
+            .or_default();
+        act.hours |= 1 << hour.rem_euclid(24);
+        act.packets += e.pending_pkts;
+        act.bytes += e.pending_bytes;
         self.edges.entry(edge).or_default().merge(&stats);
     }
 
@@ -574,10 +602,17 @@ impl FlowTable {
             first_seen: flow.first,
             last_seen: flow.last,
         };
+        let (day, hours) = (flow.day, flow.hours);
         flow.counted = true;
         flow.pkts = [0; 2];
         flow.bytes = [0; 2];
+        flow.hours = 0;
         let edge = edge_key(&key, client_dir);
+        let act = self.activity.entry((edge, day)).or_default();
+        act.hours |= hours;
+        act.connections += stats.connections;
+        act.packets += stats.packets();
+        act.bytes += stats.bytes();
         self.edges.entry(edge).or_default().merge(&stats);
     }
 
@@ -620,6 +655,23 @@ impl FlowTable {
             .filter(|(_, s)| s.packets() > 0 || s.connections > 0)
             .collect();
         v.sort_unstable_by_key(|e| e.0);
+        v
+    }
+
+    /// Takes the per-day activity of the edges (which hours of which UTC
+    /// day each edge was active, and its figures that day), leaving it empty,
+    /// sorted by edge and day. Take it together with [`FlowTable::take_edges`].
+    pub fn take_activity(&mut self) -> Vec<(EdgeKey, DayActivity)> {
+        let mut v: Vec<_> = self
+            .activity
+            .drain()
+            .filter(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0)
+            .map(|((k, day), mut a)| {
+                a.day = day;
+                (k, a)
+            })
+            .collect();
+        v.sort_unstable_by_key(|(k, a)| (*k, a.day));
         v
     }
 

@@ -10,7 +10,7 @@
 //! record claiming it was ingested.
 //!
 //! ```
-//! use depmap_edges::{EdgeKey, EdgeStats};
+//! use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
 //! use depmap_store::{NewIngest, Store};
 //! let dir = tempfile::tempdir()?;
 //! let mut store = Store::open(dir.path().join("map.db"))?;
@@ -18,7 +18,8 @@
 //! let stats = EdgeStats { connections: 1, client_packets: 1, client_bytes: 60,
 //!     server_packets: 1, server_bytes: 90, first_seen: 0, last_seen: 5 };
 //! let ingest = NewIngest { content_hash: "abc".into(), source: "a.pcap".into(), ..NewIngest::default() };
-//! let summary = store.commit_ingest(&ingest, &[(key, stats)])?;
+//! let batch = depmap_store::Batch { edges: vec![(key, stats)], ..Default::default() };
+//! let summary = store.commit_ingest(&ingest, &batch)?;
 //! assert_eq!((summary.added, summary.updated), (1, 0));
 //! assert_eq!(store.edges()?.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -29,7 +30,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use depmap_edges::{EdgeKey, EdgeStats};
+use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -67,7 +68,38 @@ pub const MIGRATIONS: &[&str] = &[
         error        TEXT
     );
     CREATE INDEX ingests_by_hash ON ingests (content_hash);",
+    // 2: per-day activity of each edge, and names learned for addresses.
+    // edge_days is WITHOUT ROWID: its key is its only index, so a row costs
+    // little more than its six integers (see docs/STORE.md).
+    "CREATE TABLE edge_days (
+        edge_id     INTEGER NOT NULL REFERENCES edges (id),
+        day         INTEGER NOT NULL,
+        hours       INTEGER NOT NULL,
+        connections INTEGER NOT NULL,
+        packets     INTEGER NOT NULL,
+        bytes       INTEGER NOT NULL,
+        PRIMARY KEY (edge_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE names (
+        address    TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        PRIMARY KEY (address, name, source)
+    ) WITHOUT ROWID;",
 ];
+
+/// Everything one flush writes: edges, their per-day activity, and names.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Edge figures to add.
+    pub edges: Vec<(EdgeKey, EdgeStats)>,
+    /// Per-day activity to add (hours are OR-ed, counts added).
+    pub activity: Vec<(EdgeKey, DayActivity)>,
+    /// Names to record (first/last seen widened).
+    pub names: Vec<NameRecord>,
+}
 
 /// Store errors, each naming the database file.
 #[derive(Debug, thiserror::Error)]
@@ -282,11 +314,11 @@ impl Store {
     pub fn commit_ingest(
         &mut self,
         ingest: &NewIngest,
-        edges: &[(EdgeKey, EdgeStats)],
+        batch: &Batch,
     ) -> Result<UpsertSummary, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let summary = upsert(&tx, edges).map_err(|e| classify(&path, e))?;
+        let summary = write_batch(&tx, batch).map_err(|e| classify(&path, e))?;
         tx.execute(
             "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,
                                   packets, ip_bytes, malformed, edges, complete, error)
@@ -301,7 +333,7 @@ impl Store {
                 clamp(ingest.packets),
                 clamp(ingest.ip_bytes),
                 clamp(ingest.malformed),
-                edges.len() as i64,
+                batch.edges.len() as i64,
                 i64::from(ingest.complete),
                 ingest.error,
             ],
@@ -311,15 +343,12 @@ impl Store {
         Ok(summary)
     }
 
-    /// Adds `edges` to the store in one transaction, without an ingest record
-    /// (for continuous sources such as an agent's periodic flush).
-    pub fn upsert_edges(
-        &mut self,
-        edges: &[(EdgeKey, EdgeStats)],
-    ) -> Result<UpsertSummary, StoreError> {
+    /// Writes a batch in one transaction, without an ingest record (for
+    /// continuous sources such as an agent's periodic flush).
+    pub fn write(&mut self, batch: &Batch) -> Result<UpsertSummary, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let summary = upsert(&tx, edges).map_err(|e| classify(&path, e))?;
+        let summary = write_batch(&tx, batch).map_err(|e| classify(&path, e))?;
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(summary)
     }
@@ -356,29 +385,107 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (client, server, port, proto, stats) = row.map_err(|e| self.err(e))?;
-            let bad = |detail: String| StoreError::BadRow {
-                path: self.path.clone(),
-                table: "edges",
-                detail,
-            };
-            let client = IpAddr::from_str(&client)
-                .map_err(|_| bad(format!("client {client:?} is not an address")))?;
-            let server = IpAddr::from_str(&server)
-                .map_err(|_| bad(format!("server {server:?} is not an address")))?;
-            let port = u16::try_from(port).map_err(|_| bad(format!("port {port}")))?;
-            let proto = u8::try_from(proto).map_err(|_| bad(format!("proto {proto}")))?;
-            out.push((
-                EdgeKey {
-                    client,
-                    server,
-                    port,
-                    proto,
-                },
-                stats,
-            ));
+            out.push((self.key(&client, &server, port, proto)?, stats));
         }
         out.sort_by_key(|e| e.0);
         Ok(out)
+    }
+
+    /// Every stored day of activity, with its edge, ordered by edge then day.
+    pub fn activity(&self) -> Result<Vec<(EdgeKey, DayActivity)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT e.client, e.server, e.port, e.proto, d.day, d.hours, d.connections,
+                        d.packets, d.bytes
+                 FROM edge_days d JOIN edges e ON e.id = d.edge_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    DayActivity {
+                        day: r.get::<_, i64>(4)? as i32,
+                        hours: r.get::<_, i64>(5)? as u32,
+                        connections: r.get::<_, i64>(6)? as u64,
+                        packets: r.get::<_, i64>(7)? as u64,
+                        bytes: r.get::<_, i64>(8)? as u64,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (c, s, port, proto, a) = row.map_err(|e| self.err(e))?;
+            out.push((self.key(&c, &s, port, proto)?, a));
+        }
+        out.sort_by_key(|(k, a)| (*k, a.day));
+        Ok(out)
+    }
+
+    /// Every stored name, sorted by address then name.
+    pub fn names(&self) -> Result<Vec<NameRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, name, source, first_seen, last_seen FROM names")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (address, name, source, first_seen, last_seen) = row.map_err(|e| self.err(e))?;
+            let bad = |detail: String| StoreError::BadRow {
+                path: self.path.clone(),
+                table: "names",
+                detail,
+            };
+            out.push(NameRecord {
+                address: IpAddr::from_str(&address)
+                    .map_err(|_| bad(format!("address {address:?}")))?,
+                source: NameSource::parse(&source)
+                    .ok_or_else(|| bad(format!("source {source:?}")))?,
+                name,
+                first_seen,
+                last_seen,
+            });
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn key(
+        &self,
+        client: &str,
+        server: &str,
+        port: i64,
+        proto: i64,
+    ) -> Result<EdgeKey, StoreError> {
+        let bad = |detail: String| StoreError::BadRow {
+            path: self.path.clone(),
+            table: "edges",
+            detail,
+        };
+        Ok(EdgeKey {
+            client: IpAddr::from_str(client)
+                .map_err(|_| bad(format!("client {client:?} is not an address")))?,
+            server: IpAddr::from_str(server)
+                .map_err(|_| bad(format!("server {server:?} is not an address")))?,
+            port: u16::try_from(port).map_err(|_| bad(format!("port {port}")))?,
+            proto: u8::try_from(proto).map_err(|_| bad(format!("proto {proto}")))?,
+        })
     }
 
     /// How many edges are stored.
@@ -399,6 +506,57 @@ impl Store {
 
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn write_batch(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &Batch,
+) -> Result<UpsertSummary, rusqlite::Error> {
+    let summary = upsert(tx, &batch.edges)?;
+    if !batch.activity.is_empty() {
+        let mut day = tx.prepare_cached(
+            "INSERT INTO edge_days (edge_id, day, hours, connections, packets, bytes)
+             SELECT id, ?5, ?6, ?7, ?8, ?9 FROM edges
+             WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4
+             ON CONFLICT (edge_id, day) DO UPDATE SET
+                hours       = hours | excluded.hours,
+                connections = connections + excluded.connections,
+                packets     = packets + excluded.packets,
+                bytes       = bytes + excluded.bytes",
+        )?;
+        for (k, a) in &batch.activity {
+            day.execute(params![
+                k.client.to_string(),
+                k.server.to_string(),
+                i64::from(k.port),
+                i64::from(k.proto),
+                i64::from(a.day),
+                i64::from(a.hours),
+                clamp(a.connections),
+                clamp(a.packets),
+                clamp(a.bytes),
+            ])?;
+        }
+    }
+    if !batch.names.is_empty() {
+        let mut name = tx.prepare_cached(
+            "INSERT INTO names (address, name, source, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (address, name, source) DO UPDATE SET
+                first_seen = min(first_seen, excluded.first_seen),
+                last_seen  = max(last_seen, excluded.last_seen)",
+        )?;
+        for n in &batch.names {
+            name.execute(params![
+                n.address.to_string(),
+                n.name,
+                n.source.as_str(),
+                n.first_seen,
+                n.last_seen
+            ])?;
+        }
+    }
+    Ok(summary)
 }
 
 fn upsert(
@@ -487,14 +645,57 @@ mod tests {
         )
     }
 
+    fn edges(e: Vec<(EdgeKey, EdgeStats)>) -> Batch {
+        Batch {
+            edges: e,
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn activity_and_names_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path().join("m.db")).unwrap();
+        let e = edge(443, 1, 0, 1);
+        let day = |d: i32, h: u32| DayActivity {
+            day: d,
+            hours: 1 << h,
+            connections: 1,
+            packets: 2,
+            bytes: 100,
+        };
+        let name = |t: i64| NameRecord {
+            address: e.0.server,
+            name: "api.example".into(),
+            source: NameSource::Sni,
+            first_seen: t,
+            last_seen: t,
+        };
+        for (h, t) in [(3, 50), (7, 10)] {
+            s.write(&Batch {
+                edges: vec![e],
+                activity: vec![(e.0, day(20000, h)), (e.0, day(20001, h))],
+                names: vec![name(t)],
+            })
+            .unwrap();
+        }
+        let act = s.activity().unwrap();
+        assert_eq!(act.len(), 2);
+        assert_eq!(act[0].1.hours, (1 << 3) | (1 << 7));
+        assert_eq!((act[0].1.connections, act[0].1.packets), (2, 4));
+        let names = s.names().unwrap();
+        assert_eq!(names.len(), 1);
+        assert_eq!((names[0].first_seen, names[0].last_seen), (10, 50));
+    }
+
     #[test]
     fn upserts_add_to_existing_edges() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path().join("m.db")).unwrap();
-        let first = s.upsert_edges(&[edge(443, 2, 10, 20)]).unwrap();
+        let first = s.write(&edges(vec![edge(443, 2, 10, 20)])).unwrap();
         assert_eq!((first.added, first.updated), (1, 0));
         let second = s
-            .upsert_edges(&[edge(443, 3, 5, 15), edge(80, 1, 0, 1)])
+            .write(&edges(vec![edge(443, 3, 5, 15), edge(80, 1, 0, 1)]))
             .unwrap();
         assert_eq!((second.added, second.updated), (1, 1));
         let all = s.edges().unwrap();
@@ -517,7 +718,14 @@ mod tests {
                 complete: true,
                 ..NewIngest::default()
             };
-            s.commit_ingest(&ingest, &[edge(22, 1, 1, 1)]).unwrap();
+            s.commit_ingest(
+                &ingest,
+                &Batch {
+                    edges: vec![edge(22, 1, 1, 1)],
+                    ..Batch::default()
+                },
+            )
+            .unwrap();
         }
         let s = Store::open_existing(&p).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);

@@ -8,9 +8,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_capture::{FileFormat, FileReader};
-use depmap_edges::{FlowConfig, FlowCounters, FlowTable};
-use depmap_store::{NewIngest, Store, UpsertSummary};
-use depmap_wire::{decode, Decoded, LinkType, Malformed, NonIp};
+use depmap_edges::{FlowConfig, FlowCounters, FlowTable, NameSource, NameTable};
+use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
+use depmap_wire::names::{dns_answers, http_host, tls_sni};
+use depmap_wire::{decode, ipproto, Decoded, LinkType, Malformed, NonIp, Packet};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::IngestArgs;
@@ -28,6 +29,7 @@ pub struct FileReport {
     pub malformed: [u64; Malformed::ALL.len()],
     pub flows: FlowCounters,
     pub edges: usize,
+    pub names: usize,
     pub upsert: UpsertSummary,
     pub size: u64,
     pub format: Option<FileFormat>,
@@ -155,6 +157,8 @@ pub fn ingest_file(
     };
 
     let mut table = FlowTable::new(cfg);
+    let mut names = NameTable::new();
+    let mut dns_scratch = Vec::new();
     // Link types by number are looked up once per interface, not per packet.
     let mut last_linktype = u32::MAX;
     let mut link = LinkType::Other(u32::MAX);
@@ -169,6 +173,15 @@ pub fn ingest_file(
                 report.ip_packets += 1;
                 report.ip_bytes += u64::from(pkt.ip_len);
                 table.observe(frame.ts_nanos, &pkt);
+                if pkt.app_len > 0 {
+                    learn_names(
+                        &mut names,
+                        &mut dns_scratch,
+                        frame.ts_nanos,
+                        &pkt,
+                        pkt.app_payload(frame.data),
+                    );
+                }
             }
             Ok(Decoded::NonIp(kind)) => report.non_ip[kind.index()] += 1,
             Err(reason) => report.malformed[reason.index()] += 1,
@@ -185,8 +198,13 @@ pub fn ingest_file(
 
     table.finish();
     report.flows = table.counters();
-    let edges = table.take_edges();
-    report.edges = edges.len();
+    let batch = Batch {
+        edges: table.take_edges(),
+        activity: table.take_activity(),
+        names: names.take(),
+    };
+    report.edges = batch.edges.len();
+    report.names = batch.names.len();
     let ingest = NewIngest {
         content_hash: hash,
         source: path.display().to_string(),
@@ -208,7 +226,7 @@ pub fn ingest_file(
         error: read.as_ref().err().map(|e| e.to_string()),
     };
     report.upsert = store
-        .commit_ingest(&ingest, &edges)
+        .commit_ingest(&ingest, &batch)
         .with_context(|| format!("storing the edges of {}", path.display()))?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(match read {
@@ -221,6 +239,41 @@ pub fn ingest_file(
             )
         }
     })
+}
+
+/// Learns server names from a packet's payload: DNS answers in responses,
+/// TLS SNI and HTTP Host in what a client sends. Cheap first-byte checks keep
+/// this off most packets.
+fn learn_names(
+    names: &mut NameTable,
+    scratch: &mut Vec<depmap_wire::names::DnsAnswer>,
+    ts: i64,
+    pkt: &Packet,
+    payload: &[u8],
+) {
+    match pkt.proto {
+        ipproto::UDP if pkt.src_port == 53 || pkt.src_port == 5353 => {
+            scratch.clear();
+            let _ = dns_answers(payload, scratch);
+            names.observe_dns(ts, scratch);
+        }
+        ipproto::TCP => match payload.first() {
+            Some(22) => {
+                if let Ok(sni) = tls_sni(payload) {
+                    names.observe(ts, pkt.dst, sni, NameSource::Sni);
+                }
+            }
+            Some(b'A'..=b'Z') => {
+                if let Ok(host) = http_host(payload) {
+                    if host.parse::<std::net::IpAddr>().is_err() {
+                        names.observe(ts, pkt.dst, host, NameSource::Http);
+                    }
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
 }
 
 fn mb(bytes: u64) -> String {
@@ -280,7 +333,7 @@ fn print_report(path: &Path, r: &FileReport, err: Option<&anyhow::Error>) {
         f.fragments_unattributed
     );
     println!(
-        "  edges: {} ({} added, {} updated)",
-        r.edges, r.upsert.added, r.upsert.updated
+        "  edges: {} ({} added, {} updated); names learned: {}",
+        r.edges, r.upsert.added, r.upsert.updated, r.names
     );
 }

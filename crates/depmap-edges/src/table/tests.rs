@@ -217,7 +217,7 @@ proptest! {
         let mut ts = 0i64;
         let (mut n, mut bytes) = (0u64, 0u64);
         for (s, sp, d, dp, proto, flags, len, dt, fragd, off, more) in packets {
-            ts += dt * S / 10;
+            ts += dt * S * 30;
             let ports = [22u16, 53, 443, 40000, 50000];
             let mut p = pkt(s, ports[sp as usize], d, ports[dp as usize], proto, flags, len);
             if fragd {
@@ -234,6 +234,9 @@ proptest! {
         }
         t.finish();
         let e = t.take_edges();
+        let act = t.take_activity();
+        prop_assert_eq!(act.iter().map(|(_, a)| a.packets).sum::<u64>(), n);
+        prop_assert_eq!(act.iter().map(|(_, a)| a.bytes).sum::<u64>(), bytes);
         prop_assert_eq!(e.iter().map(|(_, s)| s.packets()).sum::<u64>(), n);
         prop_assert_eq!(e.iter().map(|(_, s)| s.bytes()).sum::<u64>(), bytes);
         prop_assert_eq!(t.counters().packets, n);
@@ -243,4 +246,40 @@ proptest! {
             t.counters().flows_created
         );
     }
+}
+
+#[test]
+fn activity_is_kept_per_utc_day_and_hour() {
+    let mut t = FlowTable::new(FlowConfig::default());
+    let day = 24 * 3600 * S;
+    // One TCP connection from 23:58 on day 10 to 00:01 on day 11...
+    t.observe(11 * day - 120 * S, &pkt(1, 40000, 2, 5432, 6, SYN, 60));
+    t.observe(11 * day - 119 * S, &pkt(2, 5432, 1, 40000, 6, SYNACK, 60));
+    t.observe(11 * day + 60 * S, &pkt(1, 40000, 2, 5432, 6, ACK, 100));
+    // ...and a second connection at 14:00 on day 12.
+    t.observe(
+        12 * day + 14 * 3600 * S,
+        &pkt(1, 40001, 2, 5432, 6, SYN, 60),
+    );
+    t.finish();
+    let edges = t.take_edges();
+    let act = t.take_activity();
+    assert_eq!(edges.len(), 1);
+    let days: Vec<(i32, u32, u64, u64)> = act
+        .iter()
+        .map(|(_, a)| (a.day, a.hours, a.connections, a.packets))
+        .collect();
+    assert_eq!(
+        days,
+        vec![(10, 1 << 23, 1, 2), (11, 1 << 0, 0, 1), (12, 1 << 14, 1, 1)]
+    );
+    // Per-day figures add up to the edge's.
+    assert_eq!(
+        act.iter().map(|(_, a)| a.packets).sum::<u64>(),
+        edges[0].1.packets()
+    );
+    assert_eq!(
+        act.iter().map(|(_, a)| a.connections).sum::<u64>(),
+        edges[0].1.connections
+    );
 }
