@@ -28,9 +28,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod calendar;
 pub mod direction;
 mod model;
 pub mod names;
+pub mod recurrence;
 mod table;
 
 pub use model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
