@@ -453,12 +453,10 @@ mod tests {
         r
     }
 
-    fn read_all(
-        bytes: Vec<u8>,
-    ) -> (
-        Vec<(i64, u32, usize, u32)>,
-        Result<ReadSummary, CaptureError>,
-    ) {
+    /// (timestamp, link type, captured length, wire length) of each frame.
+    type Frames = Vec<(i64, u32, usize, u32)>;
+
+    fn read_all(bytes: Vec<u8>) -> (Frames, Result<ReadSummary, CaptureError>) {
         let mut out = Vec::new();
         let res = FileReader::new(Cursor::new(bytes), "test").and_then(|mut r| {
             r.for_each_frame(|f| out.push((f.ts_nanos, f.linktype, f.data.len(), f.wire_len)))

@@ -28,6 +28,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod calendar;
 pub mod direction;
 mod model;
@@ -38,3 +39,28 @@ mod table;
 pub use model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
 pub use names::{NameRecord, NameSource, NameTable, MAX_NAMES};
 pub use table::{FlowConfig, FlowCounters, FlowTable, MAX_LISTENERS};
+
+/// Whether an address is public (not private, loopback, link-local,
+/// unique-local, multicast or unspecified).
+pub fn is_external(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_unspecified()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_multicast()
+                || v6.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}

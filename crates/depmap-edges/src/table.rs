@@ -349,12 +349,18 @@ impl FlowTable {
                 idx = None;
             }
         }
-        let i = match idx {
+        // A flow already at the tail of its list (the common case in a
+        // burst of packets) stays put unless its class changes.
+        let (i, linked) = match idx {
             Some(i) => {
-                self.unlink(i);
-                i
+                let class = self.flows[i as usize].class as usize;
+                let stays = self.lists[class].tail == i && (!closing || class == CLASS_TCP_CLOSED);
+                if !stays {
+                    self.unlink(i);
+                }
+                (i, stays)
             }
-            None => self.create(key, dir, ts),
+            None => (self.create(key, dir, ts), false),
         };
 
         // Figures are kept per UTC day: a flow that crosses midnight folds
@@ -403,7 +409,9 @@ impl FlowTable {
         } else {
             None
         };
-        self.link_tail(i);
+        if !linked {
+            self.link_tail(i);
+        }
         if let Some(l) = listener {
             if self.listeners.len() < MAX_LISTENERS {
                 self.listeners.insert(l);

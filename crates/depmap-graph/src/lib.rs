@@ -27,7 +27,9 @@ use std::io;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use depmap_edges::{EdgeKey, EdgeStats};
+use depmap_edges::calendar::WEEKDAYS;
+use depmap_edges::recurrence::{classify, MonthDay, Recurrence, RecurrenceConfig};
+use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_DAY};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 use serde::Serialize;
@@ -130,6 +132,16 @@ pub fn proto_name(proto: u8) -> String {
 pub struct Map {
     graph: DiGraph<IpAddr, usize>,
     edges: Vec<(EdgeKey, EdgeStats)>,
+    /// Recurrence of each edge (same order as `edges`), once annotated.
+    recurrence: Vec<Option<Recurrence>>,
+    /// Active days of each edge.
+    active_days: Vec<u32>,
+    /// Names per address.
+    names: BTreeMap<IpAddr, Vec<String>>,
+    /// Roles per address (from an inventory).
+    roles: BTreeMap<IpAddr, String>,
+    /// Edges first seen on or after this day are drawn as new.
+    new_since_day: Option<i32>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +174,10 @@ struct JsonNode {
     servers: usize,
     /// Ports this host serves, as `proto/port`.
     serves: Vec<String>,
+    /// Names learned for this address (DNS, TLS SNI, HTTP Host).
+    names: Vec<String>,
+    /// Role from the inventory, if any.
+    role: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -180,6 +196,25 @@ struct JsonEdge {
     server_bytes: u64,
     first_seen: String,
     last_seen: String,
+    /// Recurrence pattern, when activity is known.
+    pattern: Option<&'static str>,
+    /// For stopped edges: the pattern before they stopped.
+    pattern_was: Option<&'static str>,
+    /// Typical hour (UTC) of periodic edges.
+    hour: Option<u32>,
+    /// Weekday of weekly edges.
+    weekday: Option<&'static str>,
+    /// Day of the month of monthly edges: a number, or "last".
+    day_of_month: Option<serde_json::Value>,
+    /// Occurrences seen / expected by the pattern.
+    occurrences_seen: Option<u32>,
+    occurrences_expected: Option<u32>,
+    /// Next expected occurrence (RFC 3339) of periodic edges.
+    next_expected: Option<String>,
+    /// Days with traffic.
+    active_days: u32,
+    /// Names of the server.
+    names: Vec<String>,
 }
 
 impl Map {
@@ -200,7 +235,63 @@ impl Map {
         for (i, (k, _)) in edges.iter().enumerate() {
             graph.add_edge(idx(&k.client), idx(&k.server), i);
         }
-        Map { graph, edges }
+        let n = edges.len();
+        Map {
+            graph,
+            edges,
+            recurrence: vec![None; n],
+            active_days: vec![0; n],
+            names: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            new_since_day: None,
+        }
+    }
+
+    /// Adds what the store knows beyond the figures: each edge's recurrence
+    /// (from its per-day activity, classified against the end of the data),
+    /// and the names learned for addresses. Edges first seen in the last
+    /// `new_days` days of data are marked new in the DOT picture.
+    pub fn annotate(
+        &mut self,
+        activity: &[(EdgeKey, DayActivity)],
+        names: &[NameRecord],
+        new_days: i32,
+    ) {
+        let end = activity.iter().map(|(_, a)| a.day).max().unwrap_or(0);
+        let mut by_edge: BTreeMap<EdgeKey, Vec<DayActivity>> = BTreeMap::new();
+        for (k, a) in activity {
+            by_edge.entry(*k).or_default().push(*a);
+        }
+        let cfg = RecurrenceConfig::default();
+        for (i, (k, _)) in self.edges.iter().enumerate() {
+            if let Some(days) = by_edge.get(k) {
+                self.active_days[i] = days.len() as u32;
+                self.recurrence[i] = Some(classify(days, end, &cfg));
+            }
+        }
+        for n in names {
+            let list = self.names.entry(n.address).or_default();
+            if !list.contains(&n.name) {
+                list.push(n.name.clone());
+            }
+        }
+        for list in self.names.values_mut() {
+            list.sort();
+        }
+        if !activity.is_empty() {
+            self.new_since_day = Some(end - new_days + 1);
+        }
+    }
+
+    /// Sets the role of addresses (from an inventory).
+    pub fn set_roles(&mut self, roles: BTreeMap<IpAddr, String>) {
+        self.roles = roles;
+    }
+
+    /// The recurrence of each edge, in [`Map::edges`] order (None before
+    /// [`Map::annotate`] or for edges without activity).
+    pub fn recurrence(&self) -> &[Option<Recurrence>] {
+        &self.recurrence
     }
 
     /// The edges, sorted.
@@ -247,27 +338,46 @@ impl Map {
                         .into_iter()
                         .map(|(p, port)| format!("{}/{}", proto_name(p), port))
                         .collect(),
+                    names: self.names.get(&ip).cloned().unwrap_or_default(),
+                    role: self.roles.get(&ip).cloned(),
                 }
             })
             .collect();
         let edges = self
             .edges
             .iter()
-            .map(|(k, s)| JsonEdge {
-                client: k.client.to_string(),
-                server: k.server.to_string(),
-                port: k.port,
-                proto: proto_name(k.proto),
-                proto_number: k.proto,
-                connections: s.connections,
-                packets: s.packets(),
-                bytes: s.bytes(),
-                client_packets: s.client_packets,
-                client_bytes: s.client_bytes,
-                server_packets: s.server_packets,
-                server_bytes: s.server_bytes,
-                first_seen: rfc3339(s.first_seen),
-                last_seen: rfc3339(s.last_seen),
+            .enumerate()
+            .map(|(i, (k, s))| {
+                let r = self.recurrence[i].as_ref();
+                JsonEdge {
+                    client: k.client.to_string(),
+                    server: k.server.to_string(),
+                    port: k.port,
+                    proto: proto_name(k.proto),
+                    proto_number: k.proto,
+                    connections: s.connections,
+                    packets: s.packets(),
+                    bytes: s.bytes(),
+                    client_packets: s.client_packets,
+                    client_bytes: s.client_bytes,
+                    server_packets: s.server_packets,
+                    server_bytes: s.server_bytes,
+                    first_seen: rfc3339(s.first_seen),
+                    last_seen: rfc3339(s.last_seen),
+                    pattern: r.map(|r| r.pattern.name()),
+                    pattern_was: r.and_then(|r| r.was).map(|p| p.name()),
+                    hour: r.and_then(|r| r.hour),
+                    weekday: r.and_then(|r| r.weekday).map(|w| WEEKDAYS[w as usize % 7]),
+                    day_of_month: r.and_then(|r| r.day_of_month).map(|d| match d {
+                        MonthDay::Day(n) => serde_json::Value::from(n),
+                        MonthDay::Last => serde_json::Value::from("last"),
+                    }),
+                    occurrences_seen: r.map(|r| r.occurrences_seen),
+                    occurrences_expected: r.map(|r| r.occurrences_expected),
+                    next_expected: r.and_then(|r| r.next_expected).map(rfc3339),
+                    active_days: self.active_days[i],
+                    names: self.names.get(&k.server).cloned().unwrap_or_default(),
+                }
             })
             .collect();
         let first = self.edges.iter().map(|(_, s)| s.first_seen).min();
@@ -382,20 +492,34 @@ impl Map {
                     // Pure clients: lighter, so servers stand out.
                     ", fillcolor=\"#ffffff\""
                 };
-                let _ = writeln!(s, "    \"{ip}\" [label=\"{ip}\"{attrs}];");
+                let mut label = ip.to_string();
+                if let Some(names) = self.names.get(&ip) {
+                    for n in names.iter().take(2) {
+                        let _ = write!(label, "\\n{}", dot_escape(n));
+                    }
+                    if names.len() > 2 {
+                        let _ = write!(label, "\\n+{} more names", names.len() - 2);
+                    }
+                }
+                if let Some(role) = self.roles.get(&ip) {
+                    let _ = write!(label, "\\n[{}]", dot_escape(role));
+                }
+                let _ = writeln!(s, "    \"{ip}\" [label=\"{label}\"{attrs}];");
             }
             let _ = writeln!(s, "  }}");
         }
 
-        // One arrow per (client, server) pair.
-        let mut pairs: BTreeMap<(IpAddr, IpAddr), Vec<&(EdgeKey, EdgeStats)>> = BTreeMap::new();
-        for e in &self.edges {
-            pairs.entry((e.0.client, e.0.server)).or_default().push(e);
+        // One arrow per (client, server) pair, styled by its most notable edge.
+        let mut pairs: BTreeMap<(IpAddr, IpAddr), Vec<usize>> = BTreeMap::new();
+        for (i, e) in self.edges.iter().enumerate() {
+            pairs.entry((e.0.client, e.0.server)).or_default().push(i);
         }
+        let mut used = [false; 6];
         for ((c, sv), list) in pairs {
             let mut ports: Vec<String> = list
                 .iter()
-                .map(|(k, _)| {
+                .map(|&i| {
+                    let k = &self.edges[i].0;
                     if k.port == 0 {
                         proto_name(k.proto)
                     } else {
@@ -410,17 +534,141 @@ impl Map {
             if more > 0 {
                 let _ = write!(label, " +{more} more");
             }
-            let conns: u64 = list.iter().map(|(_, st)| st.connections).sum();
-            let bytes: u64 = list.iter().map(|(_, st)| st.bytes()).sum();
+            let conns: u64 = list.iter().map(|&i| self.edges[i].1.connections).sum();
+            let bytes: u64 = list.iter().map(|&i| self.edges[i].1.bytes()).sum();
             let width = 0.6 + (bytes.max(1) as f64).log10() / 3.0;
+            let style = list
+                .iter()
+                .map(|&i| self.edge_style(i))
+                .max()
+                .unwrap_or(EdgeStyle::Plain);
+            used[style as usize] = true;
+            if let Some(note) = list.iter().find_map(|&i| self.recurrence_note(i)) {
+                let _ = write!(label, "\\n{note}");
+            }
             let _ = writeln!(
                 s,
-                "  \"{c}\" -> \"{sv}\" [label=\"{label}\\n{}\", penwidth={width:.2}];",
-                human_count(conns, "conn")
+                "  \"{c}\" -> \"{sv}\" [label=\"{label}\\n{}\", penwidth={width:.2}{}];",
+                human_count(conns, "conn"),
+                style.attrs()
             );
+        }
+        // A legend of the line styles in use.
+        if used.iter().skip(1).any(|u| *u) {
+            let _ = writeln!(s, "  subgraph cluster_legend {{");
+            let _ = writeln!(
+                s,
+                "    label=\"legend\"; style=\"rounded\"; color=\"#cccccc\"; fontsize=10;"
+            );
+            let _ = writeln!(
+                s,
+                "    node [shape=plaintext, style=\"\", label=\"\", width=0.1, height=0.1];"
+            );
+            for st in EdgeStyle::ALL {
+                if !used[st as usize] {
+                    continue;
+                }
+                let id = st as usize;
+                let _ = writeln!(s, "    legend_{id}a; legend_{id}b;");
+                let _ = writeln!(
+                    s,
+                    "    legend_{id}a -> legend_{id}b [label=\"{}\"{}];",
+                    st.name(),
+                    st.attrs()
+                );
+            }
+            let _ = writeln!(s, "  }}");
         }
         let _ = writeln!(s, "}}");
         s
+    }
+}
+
+/// How an arrow is drawn, least to most notable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EdgeStyle {
+    Plain = 0,
+    OneOff = 1,
+    Periodic = 2,
+    Stopped = 3,
+    New = 4,
+    NewPeriodic = 5,
+}
+
+impl EdgeStyle {
+    const ALL: [EdgeStyle; 6] = [
+        EdgeStyle::Plain,
+        EdgeStyle::OneOff,
+        EdgeStyle::Periodic,
+        EdgeStyle::Stopped,
+        EdgeStyle::New,
+        EdgeStyle::NewPeriodic,
+    ];
+
+    fn attrs(self) -> &'static str {
+        match self {
+            EdgeStyle::Plain => "",
+            EdgeStyle::OneOff => ", style=dotted, color=\"#8a8a8a\"",
+            EdgeStyle::Periodic => ", style=dashed, color=\"#b5651d\", fontcolor=\"#b5651d\"",
+            EdgeStyle::Stopped => ", style=dotted, color=\"#bbbbbb\", fontcolor=\"#999999\"",
+            EdgeStyle::New => ", color=\"#d62728\", fontcolor=\"#d62728\"",
+            EdgeStyle::NewPeriodic => ", style=dashed, color=\"#d62728\", fontcolor=\"#d62728\"",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            EdgeStyle::Plain => "continuous / business hours",
+            EdgeStyle::OneOff => "one-off",
+            EdgeStyle::Periodic => "periodic (daily, weekly, monthly)",
+            EdgeStyle::Stopped => "stopped",
+            EdgeStyle::New => "new (recent days)",
+            EdgeStyle::NewPeriodic => "new and periodic",
+        }
+    }
+}
+
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl Map {
+    fn edge_style(&self, i: usize) -> EdgeStyle {
+        use depmap_edges::recurrence::Pattern;
+        let r = self.recurrence[i].as_ref();
+        let first_day = self.edges[i].1.first_seen.div_euclid(NANOS_PER_DAY) as i32;
+        let new = self.new_since_day.is_some_and(|d| first_day >= d);
+        let periodic = r.is_some_and(|r| r.pattern.is_periodic());
+        match (new, r.map(|r| r.pattern)) {
+            (true, _) if periodic => EdgeStyle::NewPeriodic,
+            (true, _) => EdgeStyle::New,
+            (false, Some(Pattern::Stopped)) => EdgeStyle::Stopped,
+            (false, _) if periodic => EdgeStyle::Periodic,
+            (false, Some(Pattern::OneOff)) => EdgeStyle::OneOff,
+            _ => EdgeStyle::Plain,
+        }
+    }
+
+    /// "monthly, day 1 06:00" and the like, for periodic edges.
+    fn recurrence_note(&self, i: usize) -> Option<String> {
+        use depmap_edges::recurrence::Pattern;
+        let r = self.recurrence[i].as_ref()?;
+        let hour = r.hour.map(|h| format!(" {h:02}:00")).unwrap_or_default();
+        Some(match r.pattern {
+            Pattern::Daily => format!("daily{hour}"),
+            Pattern::Weekly => format!(
+                "weekly, {}{hour}",
+                WEEKDAYS[r.weekday.unwrap_or(0) as usize % 7]
+            ),
+            Pattern::Monthly => match r.day_of_month {
+                Some(MonthDay::Last) => format!("monthly, last day{hour}"),
+                Some(MonthDay::Day(d)) => format!("monthly, day {d}{hour}"),
+                None => "monthly".to_string(),
+            },
+            Pattern::Stopped => format!("stopped (was {})", r.was.map_or("?", |p| p.name())),
+            Pattern::OneOff => "one-off".to_string(),
+            _ => return None,
+        })
     }
 }
 

@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[&str] = &[
         last_seen  INTEGER NOT NULL,
         PRIMARY KEY (address, name, source)
     ) WITHOUT ROWID;",
+    // 3: a cheap fingerprint (size and the first and last 64 KiB) of each
+    // input, so a new file is read once: only a fingerprint match makes
+    // ingest hash the whole file up front to confirm a repeat.
+    "ALTER TABLE ingests ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+    CREATE INDEX ingests_by_fingerprint ON ingests (fingerprint);",
 ];
 
 /// Everything one flush writes: edges, their per-day activity, and names.
@@ -153,8 +158,12 @@ pub enum StoreError {
 /// A record of one input about to be committed with its edges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewIngest {
-    /// Hex digest of the input's content (BLAKE3), used to refuse repeats.
+    /// Digest of the input's whole content (`xxh3-128:` + hex), used to
+    /// refuse repeats.
     pub content_hash: String,
+    /// Digest of the input's size and first and last 64 KiB, a cheap first
+    /// check for repeats.
+    pub fingerprint: String,
     /// Where it came from (a path, or a listener address).
     pub source: String,
     /// `pcap`, `pcapng`, `flows`, ...
@@ -280,12 +289,27 @@ impl Store {
 
     /// The most recent ingest of content with this hash, if any.
     pub fn find_ingest(&self, content_hash: &str) -> Result<Option<IngestRecord>, StoreError> {
+        self.find_ingest_by("content_hash", content_hash)
+    }
+
+    /// The most recent ingest of an input with this fingerprint, if any.
+    pub fn find_fingerprint(&self, fingerprint: &str) -> Result<Option<IngestRecord>, StoreError> {
+        self.find_ingest_by("fingerprint", fingerprint)
+    }
+
+    fn find_ingest_by(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<IngestRecord>, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, content_hash, source, kind, size_bytes, ingested_at, frames, packets,
-                        ip_bytes, malformed, edges, complete, error
-                 FROM ingests WHERE content_hash = ?1 ORDER BY id DESC LIMIT 1",
-                [content_hash],
+                &format!(
+                    "SELECT id, content_hash, source, kind, size_bytes, ingested_at, frames,
+                            packets, ip_bytes, malformed, edges, complete, error, fingerprint
+                     FROM ingests WHERE {column} = ?1 ORDER BY id DESC LIMIT 1"
+                ),
+                [value],
                 |r| {
                     Ok(IngestRecord {
                         id: r.get(0)?,
@@ -301,6 +325,7 @@ impl Store {
                             malformed: r.get::<_, i64>(9)? as u64,
                             complete: r.get::<_, i64>(11)? != 0,
                             error: r.get(12)?,
+                            fingerprint: r.get(13)?,
                         },
                         edges: r.get::<_, i64>(10)? as u64,
                     })
@@ -321,8 +346,9 @@ impl Store {
         let summary = write_batch(&tx, batch).map_err(|e| classify(&path, e))?;
         tx.execute(
             "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,
-                                  packets, ip_bytes, malformed, edges, complete, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                  packets, ip_bytes, malformed, edges, complete, error,
+                                  fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 ingest.content_hash,
                 ingest.source,
@@ -336,6 +362,7 @@ impl Store {
                 batch.edges.len() as i64,
                 i64::from(ingest.complete),
                 ingest.error,
+                ingest.fingerprint,
             ],
         )
         .map_err(|e| classify(&path, e))?;

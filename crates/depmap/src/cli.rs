@@ -26,6 +26,12 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Write the stored map as JSON, Graphviz DOT or CSV.
     Export(ExportArgs),
+    /// How complete the baseline is: span, gaps, business-cycle coverage,
+    /// services likely to have clients not seen yet.
+    Baseline(BaselineArgs),
+    /// What changed recently against the baseline: new edges (scored),
+    /// edges that stopped, edges whose pattern changed.
+    Drift(DriftArgs),
 }
 
 /// Where the store is.
@@ -73,4 +79,40 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Edges first seen in this many last days of data are drawn as new.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub new_days: i32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// How many services to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The recent period, at the end of the data, compared with the baseline
+    /// before it (whole days: 7d, 14d, ...).
+    #[arg(long, default_value = "7d", value_name = "DURATION")]
+    pub since: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
 }

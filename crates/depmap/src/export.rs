@@ -12,7 +12,8 @@ use crate::cli::{ExportArgs, ExportFormat};
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&args.db.db)?;
-    let map = Map::new(store.edges()?);
+    let mut map = Map::new(store.edges()?);
+    map.annotate(&store.activity()?, &store.names()?, args.new_days);
     match &args.out {
         Some(path) => {
             let file =

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
 use depmap_wire::names::{dns_answers, http_host, tls_sni};
 use depmap_wire::{decode, ipproto, Decoded, LinkType, Malformed, NonIp, Packet};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::cli::IngestArgs;
 
@@ -60,8 +62,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("depmap: error: {err:#}");
                 failures += 1;
             }
-            Ok(Outcome::AlreadyIngested(msg)) => {
-                eprintln!("depmap: error: {msg}");
+            Ok(Outcome::Rejected(err)) => {
+                eprintln!("depmap: error: {err:#}");
                 failures += 1;
             }
             Err(err) => {
@@ -87,15 +89,62 @@ pub enum Outcome {
     Done(FileReport),
     /// Read up to an error (truncated or corrupt file); what was read is stored.
     Partial(FileReport, anyhow::Error),
-    /// Refused: the same content is in the store already.
-    AlreadyIngested(String),
+    /// Refused, for example because the same content is in the store already.
+    Rejected(anyhow::Error),
 }
 
-fn content_hash(path: &Path) -> anyhow::Result<(String, u64)> {
+/// How much of each end of a file goes into its fingerprint.
+const FINGERPRINT_EDGE: u64 = 64 << 10;
+
+fn hex128(v: u128) -> String {
+    format!("xxh3-128:{v:032x}")
+}
+
+/// A cheap digest of a file: its size and its first and last 64 KiB.
+/// Equal content always gives an equal fingerprint, so a file whose
+/// fingerprint is new cannot be a repeat and is read only once.
+fn fingerprint(path: &Path) -> anyhow::Result<(String, u64)> {
+    use std::io::{Seek, SeekFrom};
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = blake3::Hasher::new();
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let mut h = Xxh3::new();
+    h.update(&size.to_le_bytes());
+    let mut buf = vec![0u8; FINGERPRINT_EDGE as usize];
+    let n = read_full(&mut file, &mut buf)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    h.update(&buf[..n]);
+    if size > FINGERPRINT_EDGE {
+        file.seek(SeekFrom::Start(
+            size.saturating_sub(FINGERPRINT_EDGE).max(FINGERPRINT_EDGE),
+        ))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+        let n = read_full(&mut file, &mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        h.update(&buf[..n]);
+    }
+    Ok((hex128(h.digest128()), size))
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// The digest of a whole file, read separately (only to confirm a repeat or
+/// after a read error stopped the single pass early).
+fn content_hash(path: &Path) -> anyhow::Result<String> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
     loop {
         let n = file
             .read(&mut buf)
@@ -103,10 +152,28 @@ fn content_hash(path: &Path) -> anyhow::Result<(String, u64)> {
         if n == 0 {
             break;
         }
-        size += n as u64;
-        hasher.update(&buf[..n]);
+        h.update(&buf[..n]);
     }
-    Ok((hasher.finalize().to_hex().to_string(), size))
+    Ok(hex128(h.digest128()))
+}
+
+/// Hashes everything read through it, so the file is hashed in the same
+/// pass that parses it. xxh3-128 rather than a cryptographic hash: the
+/// digest tells accidental repeats apart, and at tens of GB/s it costs
+/// nothing next to reading the file.
+struct HashingReader {
+    inner: File,
+    hasher: Arc<Mutex<Xxh3>>,
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut h) = self.hasher.lock() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// Ingests one capture file into the store in one transaction.
@@ -117,10 +184,11 @@ pub fn ingest_file(
     force: bool,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let (hash, size) = content_hash(path)?;
-    if !force {
+    let (fingerprint, size) = fingerprint(path)?;
+    if !force && store.find_fingerprint(&fingerprint)?.is_some() {
+        let hash = content_hash(path)?;
         if let Some(prev) = store.find_ingest(&hash)? {
-            return Ok(Outcome::AlreadyIngested(format!(
+            return Ok(Outcome::Rejected(anyhow::anyhow!(
                 "{} was already ingested into {} (as {}, {} packets, {} edges); \
                  ingesting it again would count its traffic twice. Use --force to do it anyway.",
                 path.display(),
@@ -132,7 +200,15 @@ pub fn ingest_file(
         }
     }
 
-    let mut reader = FileReader::open(path)?;
+    let hasher = Arc::new(Mutex::new(Xxh3::new()));
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = FileReader::new(
+        HashingReader {
+            inner: file,
+            hasher: Arc::clone(&hasher),
+        },
+        path.display().to_string(),
+    )?;
     let mut report = FileReport {
         size,
         format: Some(reader.format()),
@@ -205,8 +281,15 @@ pub fn ingest_file(
     };
     report.edges = batch.edges.len();
     report.names = batch.names.len();
+    // A complete read passed every byte through the hasher; a read that
+    // stopped early did not, so hash the whole file again.
+    let hash = match (&read, hasher.lock()) {
+        (Ok(_), Ok(h)) => hex128(h.digest128()),
+        _ => content_hash(path)?,
+    };
     let ingest = NewIngest {
         content_hash: hash,
+        fingerprint,
         source: path.display().to_string(),
         kind: match report.format {
             Some(FileFormat::PcapNg) => "pcapng",

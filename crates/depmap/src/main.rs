@@ -1,6 +1,7 @@
 //! The `depmap` command: it parses flags, wires the library crates together
 //! and reports; the decisions live in the crates it calls.
 
+mod analyse;
 mod cli;
 mod export;
 mod ingest;
@@ -25,6 +26,8 @@ fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
     match args.command {
         cli::Command::Ingest(a) => ingest::run(a),
         cli::Command::Export(a) => export::run(a),
+        cli::Command::Baseline(a) => analyse::baseline(a),
+        cli::Command::Drift(a) => analyse::drift_cmd(a),
     }
 }
 
