@@ -420,6 +420,14 @@ fn truncated(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
 /// Converts a raw timestamp in the interface's units to nanoseconds since
 /// the epoch, saturating rather than overflowing on absurd values.
 fn nanos(raw: u64, iface: &Interface) -> i64 {
+    // The common resolutions without 128-bit division (measurable per packet).
+    if iface.offset_secs == 0 && raw < (i64::MAX as u64) / 1000 {
+        match iface.resolution {
+            1_000_000_000 => return raw as i64,
+            1_000_000 => return raw as i64 * 1000,
+            _ => {}
+        }
+    }
     let res = u128::from(iface.resolution);
     let secs = u128::from(raw) / res;
     let frac = u128::from(raw) % res;

@@ -84,11 +84,32 @@ const CLASS_TCP_CLOSED: usize = 1;
 const CLASS_OTHER: usize = 2;
 const CLASSES: usize = 3;
 
+/// An address as a plain integer: IPv6 as is, IPv4 as its IPv4-mapped IPv6
+/// form (::ffff:a.b.c.d). Flow keys hash and compare as integers, which is
+/// measurably cheaper than `IpAddr`'s enum on the per-packet path; the cost
+/// is that a packet from an IPv4-mapped IPv6 address shares its host's
+/// IPv4 identity, which is what it is.
+fn raw(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// The inverse of [`raw`].
+fn ip(raw: u128) -> IpAddr {
+    let v6 = std::net::Ipv6Addr::from(raw);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
 /// A flow's identity with its two sides in canonical order (A <= B).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FlowKey {
-    a: IpAddr,
-    b: IpAddr,
+    a: u128,
+    b: u128,
     a_port: u16,
     b_port: u16,
     proto: u8,
@@ -97,11 +118,12 @@ struct FlowKey {
 impl FlowKey {
     /// The canonical key of a packet and the packet's direction in it.
     fn of(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> (FlowKey, Dir) {
-        if (src, sport) <= (dst, dport) {
+        let (s, d) = (raw(src), raw(dst));
+        if (s, sport) <= (d, dport) {
             (
                 FlowKey {
-                    a: src,
-                    b: dst,
+                    a: s,
+                    b: d,
                     a_port: sport,
                     b_port: dport,
                     proto,
@@ -111,8 +133,8 @@ impl FlowKey {
         } else {
             (
                 FlowKey {
-                    a: dst,
-                    b: src,
+                    a: d,
+                    b: s,
                     a_port: dport,
                     b_port: sport,
                     proto,
@@ -181,9 +203,10 @@ pub struct FlowTable {
     free: Vec<u32>,
     index: FxHashMap<FlowKey, u32>,
     lists: [List; CLASSES],
-    edges: FxHashMap<EdgeKey, EdgeStats>,
-    activity: FxHashMap<(EdgeKey, i32), DayActivity>,
-    listeners: FxHashSet<(IpAddr, u16, u8)>,
+    edges: FxHashMap<EdgeKey, EdgeAgg>,
+    /// Activity of edges already taken by `take_edges`, until `take_activity`.
+    taken_activity: Vec<(EdgeKey, DayActivity)>,
+    listeners: FxHashSet<(u128, u16, u8)>,
     frags: FxHashMap<FragKey, FragEntry>,
     now: i64,
     next_sweep: i64,
@@ -203,7 +226,7 @@ impl FlowTable {
                 tail: NIL,
             }; CLASSES],
             edges: FxHashMap::default(),
-            activity: FxHashMap::default(),
+            taken_activity: Vec::new(),
             listeners: FxHashSet::default(),
             frags: FxHashMap::default(),
             now: i64::MIN,
@@ -539,14 +562,11 @@ impl FlowTable {
             stats.server_bytes = e.pending_bytes;
         }
         let hour = e.last.div_euclid(NANOS_PER_HOUR);
-        let act = self
-            .activity
-            .entry((edge, hour.div_euclid(24) as i32))
-            .or_default();
-        act.hours |= 1 << hour.rem_euclid(24);
-        act.packets += e.pending_pkts;
-        act.bytes += e.pending_bytes;
-        self.edges.entry(edge).or_default().merge(&stats);
+        self.edges.entry(edge).or_default().add(
+            &stats,
+            hour.div_euclid(24) as i32,
+            1 << hour.rem_euclid(24),
+        );
     }
 
     fn evict_oldest(&mut self) {
@@ -581,8 +601,10 @@ impl FlowTable {
         let client_dir = if flow.client_dir != NONE {
             flow.client_dir
         } else {
-            let a_listens = self.listeners.contains(&(key.a, key.a_port, key.proto));
-            let b_listens = self.listeners.contains(&(key.b, key.b_port, key.proto));
+            // Listener lookups only matter when no handshake was seen.
+            let unknown = flow.syn_dir == NONE && flow.synack_dir == NONE;
+            let a_listens = unknown && self.listeners.contains(&(key.a, key.a_port, key.proto));
+            let b_listens = unknown && self.listeners.contains(&(key.b, key.b_port, key.proto));
             direction::client_direction(&Evidence {
                 a_port: key.a_port,
                 b_port: key.b_port,
@@ -616,12 +638,7 @@ impl FlowTable {
         flow.bytes = [0; 2];
         flow.hours = 0;
         let edge = edge_key(&key, client_dir);
-        let act = self.activity.entry((edge, day)).or_default();
-        act.hours |= hours;
-        act.connections += stats.connections;
-        act.packets += stats.packets();
-        act.bytes += stats.bytes();
-        self.edges.entry(edge).or_default().merge(&stats);
+        self.edges.entry(edge).or_default().add(&stats, day, hours);
     }
 
     /// Ends every flow and fragment entry: call at the end of the input.
@@ -655,30 +672,30 @@ impl FlowTable {
     }
 
     /// Takes the aggregated edges, leaving the map empty, sorted by key so
-    /// output is deterministic.
+    /// output is deterministic. Their per-day activity waits for
+    /// [`FlowTable::take_activity`].
     pub fn take_edges(&mut self) -> Vec<(EdgeKey, EdgeStats)> {
-        let mut v: Vec<_> = self
-            .edges
-            .drain()
-            .filter(|(_, s)| s.packets() > 0 || s.connections > 0)
-            .collect();
+        let mut v = Vec::with_capacity(self.edges.len());
+        for (k, agg) in self.edges.drain() {
+            self.taken_activity
+                .extend(agg.days.into_iter().map(|d| (k, d)));
+            if agg.stats.packets() > 0 || agg.stats.connections > 0 {
+                v.push((k, agg.stats));
+            }
+        }
         v.sort_unstable_by_key(|e| e.0);
         v
     }
 
     /// Takes the per-day activity of the edges (which hours of which UTC
-    /// day each edge was active, and its figures that day), leaving it empty,
-    /// sorted by edge and day. Take it together with [`FlowTable::take_edges`].
+    /// day each edge was active, and its figures that day), sorted by edge
+    /// and day; edges not yet taken keep their figures.
     pub fn take_activity(&mut self) -> Vec<(EdgeKey, DayActivity)> {
-        let mut v: Vec<_> = self
-            .activity
-            .drain()
-            .filter(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0)
-            .map(|((k, day), mut a)| {
-                a.day = day;
-                (k, a)
-            })
-            .collect();
+        let mut v = std::mem::take(&mut self.taken_activity);
+        for (k, agg) in self.edges.iter_mut() {
+            v.extend(agg.days.drain(..).map(|d| (*k, d)));
+        }
+        v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
         v.sort_unstable_by_key(|(k, a)| (*k, a.day));
         v
     }
@@ -720,18 +737,48 @@ impl FlowTable {
     }
 }
 
+/// An edge's figures and its activity per day, aggregated together so a
+/// fold is one hash lookup.
+#[derive(Default)]
+struct EdgeAgg {
+    stats: EdgeStats,
+    days: Vec<DayActivity>,
+}
+
+impl EdgeAgg {
+    fn add(&mut self, stats: &EdgeStats, day: i32, hours: u32) {
+        self.stats.merge(stats);
+        // Folds arrive mostly in day order: the last entry is the usual match.
+        let slot = match self.days.iter().rposition(|d| d.day == day) {
+            Some(i) => &mut self.days[i],
+            None => {
+                self.days.push(DayActivity {
+                    day,
+                    ..DayActivity::default()
+                });
+                let last = self.days.len() - 1;
+                &mut self.days[last]
+            }
+        };
+        slot.hours |= hours;
+        slot.connections += stats.connections;
+        slot.packets += stats.packets();
+        slot.bytes += stats.bytes();
+    }
+}
+
 fn edge_key(key: &FlowKey, client_dir: Dir) -> EdgeKey {
     if client_dir == B_TO_A {
         EdgeKey {
-            client: key.b,
-            server: key.a,
+            client: ip(key.b),
+            server: ip(key.a),
             port: key.a_port,
             proto: key.proto,
         }
     } else {
         EdgeKey {
-            client: key.a,
-            server: key.b,
+            client: ip(key.a),
+            server: ip(key.b),
             port: key.b_port,
             proto: key.proto,
         }

@@ -32,6 +32,16 @@ pub enum Command {
     /// What changed recently against the baseline: new edges (scored),
     /// edges that stopped, edges whose pattern changed.
     Drift(DriftArgs),
+    /// Make a synthetic capture of a small company, map it, and write the
+    /// JSON and DOT map, an SVG picture and a rule draft.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the capture, the store, the map and the draft.
+    #[arg(long, value_name = "DIR", default_value = "depmap-demo")]
+    pub dir: PathBuf,
 }
 
 /// Where the store is.

@@ -363,7 +363,7 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-fn print_report(path: &Path, r: &FileReport, err: Option<&anyhow::Error>) {
+pub fn print_report(path: &Path, r: &FileReport, err: Option<&anyhow::Error>) {
     let kind = match r.format {
         Some(FileFormat::PcapNg) => "pcapng",
         _ => "pcap",

@@ -3,6 +3,7 @@
 
 mod analyse;
 mod cli;
+mod demo;
 mod export;
 mod ingest;
 
@@ -26,6 +27,7 @@ fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
     match args.command {
         cli::Command::Ingest(a) => ingest::run(a),
         cli::Command::Export(a) => export::run(a),
+        cli::Command::Demo(a) => demo::run(a),
         cli::Command::Baseline(a) => analyse::baseline(a),
         cli::Command::Drift(a) => analyse::drift_cmd(a),
     }

@@ -1,0 +1,186 @@
+//! Whole-program benchmark: `depmap ingest` against a plain libpcap read loop
+//! over the same synthetic capture, in the same run.
+//!
+//! Run with `cargo bench --bench ingest` (optionally
+//! `DEPMAP_BENCH_PACKETS=N`, default 2,000,000). It
+//!
+//! 1. writes a capture with depmap's own generator (`depmap_synth`) of at
+//!    least 2 million packets over many thousands of edges (cached under the
+//!    target directory),
+//! 2. builds the release `depmap` binary,
+//! 3. reads the file once to warm the page cache,
+//! 4. times a plain libpcap loop (`pcap_next_ex` through the pcap crate,
+//!    touching each packet's length) over the file, best of 3,
+//! 5. times `depmap ingest` into a fresh SQLite store as a separate process
+//!    (hashing, reading, decoding, flow table, store commit), best of 3, and
+//!    samples its peak RSS (`VmHWM` in /proc) while it runs,
+//!
+//! and prints packets/s and MB/s for both, their ratio, and depmap's peak RSS.
+//! Both are single-threaded, so the ratio is a per-core comparison.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Distinct edges in the benchmark capture.
+const EDGES: usize = 20_000;
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+fn build_release_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "depmap"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build --release -p depmap failed");
+    target_dir().join("release/depmap")
+}
+
+fn libpcap_read(path: &Path) -> (u64, u64, Duration) {
+    let start = Instant::now();
+    let mut cap = pcap::Capture::from_file(path).expect("libpcap opens the file");
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    while let Ok(p) = cap.next_packet() {
+        packets += 1;
+        bytes += u64::from(p.header.len);
+    }
+    (packets, bytes, start.elapsed())
+}
+
+/// Peak RSS of a running process in kB, from /proc.
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn depmap_ingest(bin: &Path, capture: &Path, dir: &Path) -> (Duration, u64, String) {
+    let db = dir.join("bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(["ingest", "--db"])
+        .arg(&db)
+        .arg(capture)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start depmap");
+    let pid = child.id();
+    let mut peak = 0;
+    loop {
+        if let Some(kb) = vm_hwm_kb(pid) {
+            peak = peak.max(kb);
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let elapsed = start.elapsed();
+    let out = child.wait_with_output().expect("depmap output");
+    assert!(out.status.success(), "depmap ingest failed");
+    (
+        elapsed,
+        peak,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn main() {
+    // `cargo test --benches` runs benches with --bench absent; do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let packets: u64 = std::env::var("DEPMAP_BENCH_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let data = target_dir().join("bench-data");
+    fs::create_dir_all(&data).unwrap();
+    let capture = data.join(format!("ingest-{packets}.pcap"));
+    if !capture.exists() {
+        let t = Instant::now();
+        let tmp = capture.with_extension("tmp");
+        let out = BufWriter::new(fs::File::create(&tmp).unwrap());
+        let stats = depmap_synth::bench_capture(packets, EDGES, 7)
+            .write_pcap(out)
+            .unwrap();
+        fs::rename(&tmp, &capture).unwrap();
+        println!(
+            "generated {} ({} packets over {} edges) in {:.1} s",
+            capture.display(),
+            stats.frames,
+            EDGES,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let size = fs::metadata(&capture).unwrap().len();
+    let bin = build_release_binary();
+    let _ = fs::read(&capture).unwrap(); // warm the page cache
+
+    let mut best_pcap = (0, 0, Duration::MAX);
+    for _ in 0..3 {
+        let r = libpcap_read(&capture);
+        if r.2 < best_pcap.2 {
+            best_pcap = r;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut best_depmap = (Duration::MAX, 0, String::new());
+    let mut peak_rss = 0;
+    for _ in 0..3 {
+        let r = depmap_ingest(&bin, &capture, dir.path());
+        peak_rss = peak_rss.max(r.1);
+        if r.0 < best_depmap.0 {
+            best_depmap = r;
+        }
+    }
+    let n = best_pcap.0 as f64;
+    let mb = size as f64 / 1e6;
+    let pcap_s = best_pcap.2.as_secs_f64();
+    let dm_s = best_depmap.0.as_secs_f64();
+    println!(
+        "capture: {} ({:.1} MB, {} packets)",
+        capture.display(),
+        mb,
+        best_pcap.0
+    );
+    println!(
+        "libpcap read loop : {:>8.3} s  {:>12.0} packets/s  {:>8.1} MB/s",
+        pcap_s,
+        n / pcap_s,
+        mb / pcap_s
+    );
+    println!(
+        "depmap ingest     : {:>8.3} s  {:>12.0} packets/s  {:>8.1} MB/s  (hash + read + decode + flows + SQLite commit)",
+        dm_s,
+        n / dm_s,
+        mb / dm_s
+    );
+    println!(
+        "ratio depmap/libpcap packets/s: {:.2}  (target >= 0.5)",
+        pcap_s / dm_s
+    );
+    println!(
+        "depmap peak RSS: {:.1} MB  (target < 150 MB)",
+        peak_rss as f64 / 1024.0
+    );
+    println!(
+        "depmap's own report of the fastest run:\n{}",
+        best_depmap.2.trim_end()
+    );
+}
