@@ -249,13 +249,18 @@ impl<R: Read + Send> FileReader<R> {
         F: FnMut(&Frame<'_>),
     {
         match &mut self.inner {
-            Inner::Pcap(r) => drive(r, &self.name, f),
-            Inner::PcapNg(r) => drive(r, &self.name, f),
+            Inner::Pcap(r) => drive(r, &self.name, false, f),
+            Inner::PcapNg(r) => drive(r, &self.name, true, f),
         }
     }
 }
 
-fn drive<P, F>(reader: &mut P, name: &str, mut f: F) -> Result<ReadSummary, CaptureError>
+fn drive<P, F>(
+    reader: &mut P,
+    name: &str,
+    pcapng: bool,
+    mut f: F,
+) -> Result<ReadSummary, CaptureError>
 where
     P: PcapReaderIterator + ?Sized,
     F: FnMut(&Frame<'_>),
@@ -264,7 +269,19 @@ where
     let mut interfaces: Vec<Interface> = Vec::new();
     // Legacy pcap: one interface, set from the file header.
     let mut offset: u64 = 0;
+    // The byte order of the current pcapng section.
+    let mut big_endian = false;
     loop {
+        if pcapng {
+            if let Some(len) = short_process_information_block(reader.data(), big_endian) {
+                return Err(CaptureError::Malformed {
+                    name: name.to_string(),
+                    offset,
+                    detail: format!("a block length of {len}, below the minimum of 12"),
+                    frames: summary.frames,
+                });
+            }
+        }
         match reader.next() {
             Ok((len, block)) => {
                 offset += len as u64;
@@ -301,7 +318,8 @@ where
                             file_offset: offset,
                         });
                     }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                        big_endian = shb.big_endian();
                         interfaces.clear();
                         summary.sections += 1;
                     }
@@ -407,6 +425,28 @@ where
     }
     summary.bytes = offset;
     Ok(summary)
+}
+
+/// The length of the pcapng block at the start of `data` if it is a Process
+/// Information Block shorter than the 12 bytes every block has.
+///
+/// pcap-parser 0.17 checks such a block's length only against 4 and then
+/// subtracts 12 from it (`ng_block_parser` in its `pcapng/block.rs`), which
+/// panics in builds with overflow checks (tests, fuzzing) and wraps to a
+/// 4 GiB record in release builds. Every other block type is checked against
+/// at least 12 there. Found by the `read_capture` fuzz target; the input is
+/// `fuzz/artifacts/read_capture/pcapng-short-process-information-block`.
+fn short_process_information_block(data: &[u8], big_endian: bool) -> Option<u32> {
+    let word = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        Some(if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let len = word(4)?;
+    (word(0)? == pcap_parser::PIB_MAGIC && len < 12).then_some(len)
 }
 
 fn truncated(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
@@ -524,6 +564,22 @@ mod tests {
         let (frames, res) = read_all(pcap_header(false, 1));
         assert!(frames.is_empty());
         assert_eq!(res.unwrap().frames, 0);
+    }
+
+    #[test]
+    fn short_process_information_block_is_malformed_not_a_panic() {
+        // SHB (28 bytes), then a Process Information Block claiming 8 bytes.
+        let mut f = vec![
+            0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+        ];
+        f.extend_from_slice(&[0xff; 8]);
+        f.extend_from_slice(&28u32.to_le_bytes());
+        f.extend_from_slice(&0x8000_0001u32.to_le_bytes());
+        f.extend_from_slice(&8u32.to_le_bytes());
+        match read_all(f).1 {
+            Err(CaptureError::Malformed { offset, .. }) => assert_eq!(offset, 28),
+            other => panic!("expected a malformed block, got {other:?}"),
+        }
     }
 
     #[test]
