@@ -26,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -539,24 +540,39 @@ fn write_batch(
     tx: &rusqlite::Transaction<'_>,
     batch: &Batch,
 ) -> Result<UpsertSummary, rusqlite::Error> {
-    let summary = upsert(tx, &batch.edges)?;
+    let (summary, ids) = upsert(tx, &batch.edges)?;
     if !batch.activity.is_empty() {
         let mut day = tx.prepare_cached(
             "INSERT INTO edge_days (edge_id, day, hours, connections, packets, bytes)
-             SELECT id, ?5, ?6, ?7, ?8, ?9 FROM edges
-             WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (edge_id, day) DO UPDATE SET
                 hours       = hours | excluded.hours,
                 connections = connections + excluded.connections,
                 packets     = packets + excluded.packets,
                 bytes       = bytes + excluded.bytes",
         )?;
+        let mut lookup = tx.prepare_cached(
+            "SELECT id FROM edges WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
+        )?;
         for (k, a) in &batch.activity {
+            // The id from this batch's upsert, else the stored edge's.
+            let id = match ids.get(k) {
+                Some(id) => Some(*id),
+                None => lookup
+                    .query_row(
+                        params![
+                            k.client.to_string(),
+                            k.server.to_string(),
+                            i64::from(k.port),
+                            i64::from(k.proto)
+                        ],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()?,
+            };
+            let Some(id) = id else { continue };
             day.execute(params![
-                k.client.to_string(),
-                k.server.to_string(),
-                i64::from(k.port),
-                i64::from(k.proto),
+                id,
                 i64::from(a.day),
                 i64::from(a.hours),
                 clamp(a.connections),
@@ -586,49 +602,57 @@ fn write_batch(
     Ok(summary)
 }
 
+/// Adds edges' figures in one statement per edge; returns what was added vs
+/// updated and each edge's row id (for its per-day rows).
 fn upsert(
     tx: &rusqlite::Transaction<'_>,
     edges: &[(EdgeKey, EdgeStats)],
-) -> Result<UpsertSummary, rusqlite::Error> {
+) -> Result<(UpsertSummary, HashMap<EdgeKey, i64>), rusqlite::Error> {
     let mut summary = UpsertSummary::default();
-    let mut update = tx.prepare_cached(
-        "UPDATE edges SET
-            connections    = connections + ?5,
-            client_packets = client_packets + ?6,
-            client_bytes   = client_bytes + ?7,
-            server_packets = server_packets + ?8,
-            server_bytes   = server_bytes + ?9,
-            first_seen     = min(first_seen, ?10),
-            last_seen      = max(last_seen, ?11)
-         WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
-    )?;
-    let mut insert = tx.prepare_cached(
+    let mut ids = HashMap::with_capacity(edges.len());
+    // Row ids only grow, so a returned id above the largest one before the
+    // batch is a new edge.
+    let max_before: i64 =
+        tx.query_row("SELECT coalesce(max(id), 0) FROM edges", [], |r| r.get(0))?;
+    let mut upsert = tx.prepare_cached(
         "INSERT INTO edges (client, server, port, proto, connections, client_packets,
                             client_bytes, server_packets, server_bytes, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (client, server, port, proto) DO UPDATE SET
+            connections    = connections + excluded.connections,
+            client_packets = client_packets + excluded.client_packets,
+            client_bytes   = client_bytes + excluded.client_bytes,
+            server_packets = server_packets + excluded.server_packets,
+            server_bytes   = server_bytes + excluded.server_bytes,
+            first_seen     = min(first_seen, excluded.first_seen),
+            last_seen      = max(last_seen, excluded.last_seen)
+         RETURNING id",
     )?;
     for (k, s) in edges {
-        let p = params![
-            k.client.to_string(),
-            k.server.to_string(),
-            i64::from(k.port),
-            i64::from(k.proto),
-            clamp(s.connections),
-            clamp(s.client_packets),
-            clamp(s.client_bytes),
-            clamp(s.server_packets),
-            clamp(s.server_bytes),
-            s.first_seen,
-            s.last_seen,
-        ];
-        if update.execute(p)? == 0 {
-            insert.execute(p)?;
+        let id: i64 = upsert.query_row(
+            params![
+                k.client.to_string(),
+                k.server.to_string(),
+                i64::from(k.port),
+                i64::from(k.proto),
+                clamp(s.connections),
+                clamp(s.client_packets),
+                clamp(s.client_bytes),
+                clamp(s.server_packets),
+                clamp(s.server_bytes),
+                s.first_seen,
+                s.last_seen,
+            ],
+            |r| r.get(0),
+        )?;
+        if id > max_before {
             summary.added += 1;
         } else {
             summary.updated += 1;
         }
+        ids.insert(*k, id);
     }
-    Ok(summary)
+    Ok((summary, ids))
 }
 
 fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
