@@ -1,7 +1,9 @@
 //! depmap's map exports: a snapshot of stored edges becomes a [`Map`]
 //! (a petgraph directed graph of hosts), which renders as JSON
 //! ([`Map::to_json`]), Graphviz DOT ([`Map::to_dot`]) or CSV
-//! ([`Map::write_csv`]).
+//! ([`Map::write_csv`]). An [`Inventory`] gives hosts names, roles and
+//! labels ([`Map::set_inventory`]), and [`Map::group`] draws the map with one
+//! node per role and/or one shared-infrastructure node ([`GroupedMap`]).
 //!
 //! This crate does not touch SQLite or files: it takes edges and returns
 //! text. Output order is deterministic (hosts and edges sorted), so a diff of
@@ -20,6 +22,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+
+pub mod group;
+pub mod inventory;
+
+pub use group::{GroupBy, GroupOptions, GroupedMap, SharedTier, GROUP_JSON_SCHEMA};
+pub use inventory::{Cidr, HostInfo, Inventory, InventoryEntry};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -138,8 +146,8 @@ pub struct Map {
     active_days: Vec<u32>,
     /// Names per address.
     names: BTreeMap<IpAddr, Vec<String>>,
-    /// Roles per address (from an inventory).
-    roles: BTreeMap<IpAddr, String>,
+    /// Name, role and labels per address (from an inventory).
+    hosts: BTreeMap<IpAddr, HostInfo>,
     /// Edges first seen on or after this day are drawn as new.
     new_since_day: Option<i32>,
 }
@@ -178,6 +186,10 @@ struct JsonNode {
     names: Vec<String>,
     /// Role from the inventory, if any.
     role: Option<String>,
+    /// Labels from the inventory.
+    labels: BTreeMap<String, String>,
+    /// Name from the inventory, if any.
+    inventory_name: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -242,7 +254,7 @@ impl Map {
             recurrence: vec![None; n],
             active_days: vec![0; n],
             names: BTreeMap::new(),
-            roles: BTreeMap::new(),
+            hosts: BTreeMap::new(),
             new_since_day: None,
         }
     }
@@ -283,9 +295,40 @@ impl Map {
         }
     }
 
-    /// Sets the role of addresses (from an inventory).
+    /// Sets the role of addresses, replacing what an inventory said about
+    /// them (their inventory names and labels are dropped).
     pub fn set_roles(&mut self, roles: BTreeMap<IpAddr, String>) {
-        self.roles = roles;
+        self.hosts = roles
+            .into_iter()
+            .map(|(ip, role)| {
+                let info = HostInfo {
+                    role: Some(role),
+                    ..HostInfo::default()
+                };
+                (ip, info)
+            })
+            .collect();
+    }
+
+    /// Looks every host up in `inventory` (longest prefix match, see
+    /// [`inventory`]), replacing earlier roles.
+    pub fn set_inventory(&mut self, inventory: &Inventory) {
+        self.hosts = self
+            .graph
+            .node_weights()
+            .map(|ip| (*ip, inventory.lookup(*ip)))
+            .filter(|(_, info)| !info.is_empty())
+            .collect();
+    }
+
+    /// What the inventory says about `ip`, if anything.
+    pub fn host_info(&self, ip: IpAddr) -> Option<&HostInfo> {
+        self.hosts.get(&ip)
+    }
+
+    /// Every host, sorted.
+    pub fn hosts(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.graph.node_weights().copied()
     }
 
     /// The recurrence of each edge, in [`Map::edges`] order (None before
@@ -339,7 +382,12 @@ impl Map {
                         .map(|(p, port)| format!("{}/{}", proto_name(p), port))
                         .collect(),
                     names: self.names.get(&ip).cloned().unwrap_or_default(),
-                    role: self.roles.get(&ip).cloned(),
+                    role: self.host_info(ip).and_then(|h| h.role.clone()),
+                    labels: self
+                        .host_info(ip)
+                        .map(|h| h.labels.clone())
+                        .unwrap_or_default(),
+                    inventory_name: self.host_info(ip).and_then(|h| h.name.clone()),
                 }
             })
             .collect();
@@ -492,18 +540,7 @@ impl Map {
                     // Pure clients: lighter, so servers stand out.
                     ", fillcolor=\"#ffffff\""
                 };
-                let mut label = ip.to_string();
-                if let Some(names) = self.names.get(&ip) {
-                    for n in names.iter().take(2) {
-                        let _ = write!(label, "\\n{}", dot_escape(n));
-                    }
-                    if names.len() > 2 {
-                        let _ = write!(label, "\\n+{} more names", names.len() - 2);
-                    }
-                }
-                if let Some(role) = self.roles.get(&ip) {
-                    let _ = write!(label, "\\n[{}]", dot_escape(role));
-                }
+                let label = self.host_label(ip);
                 let _ = writeln!(s, "    \"{ip}\" [label=\"{label}\"{attrs}];");
             }
             let _ = writeln!(s, "  }}");
@@ -516,44 +553,116 @@ impl Map {
         }
         let mut used = [false; 6];
         for ((c, sv), list) in pairs {
-            let mut ports: Vec<String> = list
-                .iter()
-                .map(|&i| {
-                    let k = &self.edges[i].0;
-                    if k.port == 0 {
-                        proto_name(k.proto)
-                    } else {
-                        format!("{}/{}", proto_name(k.proto), k.port)
-                    }
-                })
-                .collect();
-            ports.dedup();
-            let more = ports.len().saturating_sub(4);
-            ports.truncate(4);
-            let mut label = ports.join(", ");
-            if more > 0 {
-                let _ = write!(label, " +{more} more");
-            }
-            let conns: u64 = list.iter().map(|&i| self.edges[i].1.connections).sum();
-            let bytes: u64 = list.iter().map(|&i| self.edges[i].1.bytes()).sum();
-            let width = 0.6 + (bytes.max(1) as f64).log10() / 3.0;
-            let style = list
-                .iter()
-                .map(|&i| self.edge_style(i))
-                .max()
-                .unwrap_or(EdgeStyle::Plain);
-            used[style as usize] = true;
-            if let Some(note) = list.iter().find_map(|&i| self.recurrence_note(i)) {
-                let _ = write!(label, "\\n{note}");
-            }
-            let _ = writeln!(
-                s,
-                "  \"{c}\" -> \"{sv}\" [label=\"{label}\\n{}\", penwidth={width:.2}{}];",
-                human_count(conns, "conn"),
-                style.attrs()
-            );
+            let attrs = self.arrow_attrs(&list, None, &mut used);
+            let _ = writeln!(s, "  \"{c}\" -> \"{sv}\" [{attrs}];");
         }
-        // A legend of the line styles in use.
+        write_legend(&mut s, &used);
+        let _ = writeln!(s, "}}");
+        s
+    }
+
+    /// The attributes of one arrow standing for edges `list`: a label with
+    /// their ports, the first recurrence note, `extra` and the connection
+    /// count; a width growing with the logarithm of the bytes; the style of
+    /// the most notable edge (recorded in `used` for the legend).
+    fn arrow_attrs(&self, list: &[usize], extra: Option<&str>, used: &mut [bool; 6]) -> String {
+        let mut label = self.ports_label(list);
+        let conns: u64 = list.iter().map(|&i| self.edges[i].1.connections).sum();
+        let bytes: u64 = list.iter().map(|&i| self.edges[i].1.bytes()).sum();
+        let width = 0.6 + (bytes.max(1) as f64).log10() / 3.0;
+        let style = list
+            .iter()
+            .map(|&i| self.edge_style(i))
+            .max()
+            .unwrap_or(EdgeStyle::Plain);
+        used[style as usize] = true;
+        if let Some(note) = list.iter().find_map(|&i| self.recurrence_note(i)) {
+            let _ = write!(label, "\\n{note}");
+        }
+        if let Some(extra) = extra {
+            let _ = write!(label, "\\n{}", dot_escape(extra));
+        }
+        format!(
+            "label=\"{label}\\n{}\", penwidth={width:.2}{}",
+            human_count(conns, "conn"),
+            style.attrs()
+        )
+    }
+
+    /// A host's DOT label: its address, inventory name, up to two learned
+    /// names, its role and labels.
+    fn host_label(&self, ip: IpAddr) -> String {
+        let mut label = ip.to_string();
+        let info = self.hosts.get(&ip);
+        let learned = self.names.get(&ip);
+        if let Some(name) = info.and_then(|h| h.name.as_ref()) {
+            if !learned.is_some_and(|l| l.contains(name)) {
+                let _ = write!(label, "\\n{}", dot_escape(name));
+            }
+        }
+        if let Some(names) = learned {
+            for n in names.iter().take(2) {
+                let _ = write!(label, "\\n{}", dot_escape(n));
+            }
+            if names.len() > 2 {
+                let _ = write!(label, "\\n+{} more names", names.len() - 2);
+            }
+        }
+        if let Some(info) = info {
+            if let Some(role) = &info.role {
+                let _ = write!(label, "\\n[{}]", dot_escape(role));
+            }
+            if !info.labels.is_empty() {
+                let _ = write!(label, "\\n{}", dot_escape(&labels_text(&info.labels)));
+            }
+        }
+        label
+    }
+
+    /// `tcp/80, tcp/443 +2 more`: the distinct `proto/port` of edges
+    /// (indices in sorted order), up to four.
+    fn ports_label(&self, list: &[usize]) -> String {
+        let mut ports: Vec<(u8, u16)> = list
+            .iter()
+            .map(|&i| (self.edges[i].0.proto, self.edges[i].0.port))
+            .collect();
+        ports.sort_by_key(|(proto, port)| (*port, *proto));
+        ports.dedup();
+        let more = ports.len().saturating_sub(4);
+        ports.truncate(4);
+        let mut label = ports
+            .iter()
+            .map(|&(proto, port)| service_name(proto, port))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            let _ = write!(label, " +{more} more");
+        }
+        label
+    }
+}
+
+/// `tcp/443`, or `icmp` for protocols without ports.
+fn service_name(proto: u8, port: u16) -> String {
+    if port == 0 {
+        proto_name(proto)
+    } else {
+        format!("{}/{}", proto_name(proto), port)
+    }
+}
+
+/// `app=erp env=prod`.
+fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A legend of the line styles in use (`used` indexed by [`EdgeStyle`]).
+fn write_legend(s: &mut String, used: &[bool; 6]) {
+    {
         if used.iter().skip(1).any(|u| *u) {
             let _ = writeln!(s, "  subgraph cluster_legend {{");
             let _ = writeln!(
@@ -579,8 +688,6 @@ impl Map {
             }
             let _ = writeln!(s, "  }}");
         }
-        let _ = writeln!(s, "}}");
-        s
     }
 }
 
@@ -755,6 +862,56 @@ mod tests {
         assert!(dot.contains("label=\"10.0.1.0/24\""));
         assert!(dot.contains("multicast"));
         assert_eq!(dot.matches(" -> ").count(), 2);
+    }
+
+    #[test]
+    fn inventory_gives_nodes_role_labels_and_name() {
+        let mut m = Map::new(vec![
+            e("10.0.0.1", "10.0.1.2", 5432, 6),
+            e("10.0.0.1", "8.8.8.8", 53, 17),
+        ]);
+        m.set_inventory(&Inventory::new(vec![
+            InventoryEntry::new("10.0.1.0/24".parse().unwrap())
+                .with_role("database")
+                .with_label("env", "prod"),
+            InventoryEntry::new("10.0.1.2".parse().unwrap())
+                .with_name("db1.example")
+                .with_label("app", "erp"),
+        ]));
+        let v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+        let node = |ip: &str| {
+            v["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["ip"] == ip)
+                .unwrap()
+                .clone()
+        };
+        let db = node("10.0.1.2");
+        assert_eq!(db["role"], "database");
+        assert_eq!(db["inventory_name"], "db1.example");
+        assert_eq!(
+            db["labels"],
+            serde_json::json!({"app": "erp", "env": "prod"})
+        );
+        let other = node("8.8.8.8");
+        assert!(other["role"].is_null() && other["inventory_name"].is_null());
+        assert_eq!(other["labels"], serde_json::json!({}));
+        let dot = m.to_dot();
+        assert!(
+            dot.contains(
+                "\"10.0.1.2\" [label=\"10.0.1.2\\ndb1.example\\n[database]\\napp=erp env=prod\"]"
+            ),
+            "{dot}"
+        );
+        assert_eq!(m.host_info("10.0.0.1".parse().unwrap()), None);
+        // set_roles replaces what the inventory said.
+        let mut roles = BTreeMap::new();
+        roles.insert("10.0.0.1".parse().unwrap(), "client".to_string());
+        m.set_roles(roles);
+        assert_eq!(m.host_info("10.0.1.2".parse().unwrap()), None);
+        assert!(m.to_dot().contains("10.0.0.1\\n[client]"));
     }
 
     #[test]

@@ -516,6 +516,49 @@ impl Store {
         })
     }
 
+    /// The last day (days since the epoch, UTC) with stored activity, if any.
+    pub fn last_activity_day(&self) -> Result<Option<i32>, StoreError> {
+        self.conn
+            .query_row("SELECT max(day) FROM edge_days", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map(|d| d.map(|d| d as i32))
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many per-day activity rows are stored.
+    pub fn activity_row_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM edge_days", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Retention: deletes the per-day activity of every day before `day`
+    /// (days since the epoch), in one transaction, and returns how many
+    /// rows went. Edges keep their totals (connections, packets, bytes,
+    /// first and last seen); an edge whose days are all gone keeps its
+    /// figures but has no activity to classify. The file does not shrink:
+    /// SQLite reuses the freed pages for later days (see [`Store::vacuum`]).
+    pub fn prune_days_before(&mut self, day: i32) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let n = tx
+            .execute("DELETE FROM edge_days WHERE day < ?1", [i64::from(day)])
+            .map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(n as u64)
+    }
+
+    /// Rewrites the database file without free pages (SQLite `VACUUM`),
+    /// so it shrinks after [`Store::prune_days_before`]. Needs free disk
+    /// space about the size of the database while it runs.
+    pub fn vacuum(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))
+    }
+
     /// How many edges are stored.
     pub fn edge_count(&self) -> Result<u64, StoreError> {
         self.conn
@@ -737,6 +780,44 @@ mod tests {
         let names = s.names().unwrap();
         assert_eq!(names.len(), 1);
         assert_eq!((names[0].first_seen, names[0].last_seen), (10, 50));
+    }
+
+    #[test]
+    fn prune_drops_old_days_and_keeps_edge_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path().join("m.db")).unwrap();
+        let (a, b) = (edge(443, 10, 1, 2), edge(22, 4, 1, 2));
+        let day = |d: i32| DayActivity {
+            day: d,
+            hours: 1,
+            connections: 1,
+            packets: 2,
+            bytes: 100,
+        };
+        assert_eq!(s.last_activity_day().unwrap(), None);
+        let mut activity: Vec<_> = (100..110).map(|d| (a.0, day(d))).collect();
+        activity.extend((100..103).map(|d| (b.0, day(d))));
+        s.write(&Batch {
+            edges: vec![a, b],
+            activity,
+            names: vec![],
+        })
+        .unwrap();
+        assert_eq!(s.last_activity_day().unwrap(), Some(109));
+        assert_eq!(s.activity_row_count().unwrap(), 13);
+        assert_eq!(s.prune_days_before(105).unwrap(), 5 + 3);
+        let act = s.activity().unwrap();
+        assert_eq!(act.len(), 5);
+        assert!(act.iter().all(|(k, d)| k.port == 443 && d.day >= 105));
+        // Both edges keep their figures, including the one with no days left.
+        let edges = s.edges().unwrap();
+        assert_eq!(edges.len(), 2);
+        assert_eq!(edges.iter().find(|e| e.0.port == 22).unwrap().1, b.1);
+        assert_eq!(edges.iter().find(|e| e.0.port == 443).unwrap().1, a.1);
+        assert_eq!(s.prune_days_before(105).unwrap(), 0);
+        s.vacuum().unwrap();
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+        assert_eq!(s.activity_row_count().unwrap(), 5);
     }
 
     #[test]
