@@ -31,6 +31,7 @@
 pub mod baseline;
 pub mod calendar;
 pub mod direction;
+pub mod flowrec;
 mod model;
 pub mod names;
 pub mod recurrence;

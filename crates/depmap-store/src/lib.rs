@@ -26,7 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -94,7 +94,38 @@ pub const MIGRATIONS: &[&str] = &[
     // ingest hash the whole file up front to confirm a repeat.
     "ALTER TABLE ingests ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
     CREATE INDEX ingests_by_fingerprint ON ingests (fingerprint);",
+    // 4: where each edge's figures came from (bits: 1 packets, 2 flow
+    // exports; every edge before this migration came from packets), and
+    // whether any of them are estimates from sampled flow records.
+    "ALTER TABLE edges ADD COLUMN sources INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE edges ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
+    UPDATE edges SET sources = 1;",
 ];
+
+/// `edges.sources` bit: figures from captured packets.
+pub const SOURCE_PACKETS: i64 = 1;
+/// `edges.sources` bit: figures from flow-export records.
+pub const SOURCE_FLOWS: i64 = 2;
+
+/// Where a stored edge's figures came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EdgeOrigin {
+    /// Some figures came from captured packets.
+    pub packets: bool,
+    /// Some figures came from flow-export records.
+    pub flows: bool,
+    /// Some figures are estimates scaled from sampled flow records.
+    pub sampled: bool,
+}
+
+/// How a batch's edges are marked: packet batches (the plain
+/// [`Store::write`] and [`Store::commit_ingest`]) or flow batches, with the
+/// keys of the edges whose figures are sampled.
+#[derive(Clone, Copy)]
+enum Marks<'a> {
+    Packets,
+    Flows { sampled: &'a [EdgeKey] },
+}
 
 /// Everything one flush writes: edges, their per-day activity, and names.
 #[derive(Clone, Debug, Default)]
@@ -342,9 +373,30 @@ impl Store {
         ingest: &NewIngest,
         batch: &Batch,
     ) -> Result<UpsertSummary, StoreError> {
+        self.commit_marked(ingest, batch, Marks::Packets)
+    }
+
+    /// [`Store::commit_ingest`] for edges made from flow-export records:
+    /// they are marked as coming from flows, and those in `sampled` (any
+    /// order) as holding sampled estimates.
+    pub fn commit_flow_ingest(
+        &mut self,
+        ingest: &NewIngest,
+        batch: &Batch,
+        sampled: &[EdgeKey],
+    ) -> Result<UpsertSummary, StoreError> {
+        self.commit_marked(ingest, batch, Marks::Flows { sampled })
+    }
+
+    fn commit_marked(
+        &mut self,
+        ingest: &NewIngest,
+        batch: &Batch,
+        marks: Marks<'_>,
+    ) -> Result<UpsertSummary, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let summary = write_batch(&tx, batch).map_err(|e| classify(&path, e))?;
+        let summary = write_batch(&tx, batch, marks).map_err(|e| classify(&path, e))?;
         tx.execute(
             "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,
                                   packets, ip_bytes, malformed, edges, complete, error,
@@ -374,11 +426,87 @@ impl Store {
     /// Writes a batch in one transaction, without an ingest record (for
     /// continuous sources such as an agent's periodic flush).
     pub fn write(&mut self, batch: &Batch) -> Result<UpsertSummary, StoreError> {
+        self.write_marked(batch, Marks::Packets)
+    }
+
+    /// [`Store::write`] for edges made from flow-export records (a
+    /// collector's periodic flush), marked as in [`Store::commit_flow_ingest`].
+    pub fn write_flows(
+        &mut self,
+        batch: &Batch,
+        sampled: &[EdgeKey],
+    ) -> Result<UpsertSummary, StoreError> {
+        self.write_marked(batch, Marks::Flows { sampled })
+    }
+
+    fn write_marked(
+        &mut self,
+        batch: &Batch,
+        marks: Marks<'_>,
+    ) -> Result<UpsertSummary, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let summary = write_batch(&tx, batch).map_err(|e| classify(&path, e))?;
+        let summary = write_batch(&tx, batch, marks).map_err(|e| classify(&path, e))?;
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(summary)
+    }
+
+    /// Where every stored edge's figures came from, sorted by edge.
+    pub fn edge_origins(&self) -> Result<Vec<(EdgeKey, EdgeOrigin)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT client, server, port, proto, sources, sampled FROM edges")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (c, s, port, proto, sources, sampled) = row.map_err(|e| self.err(e))?;
+            out.push((
+                self.key(&c, &s, port, proto)?,
+                EdgeOrigin {
+                    packets: sources & SOURCE_PACKETS != 0,
+                    flows: sources & SOURCE_FLOWS != 0,
+                    sampled: sampled != 0,
+                },
+            ));
+        }
+        out.sort_by_key(|e| e.0);
+        Ok(out)
+    }
+
+    /// The most recent ingest of content with this hash and of this kind
+    /// (`pcap`, `flows`, ...), if any: the same capture may be ingested once
+    /// as packets and once as the flow exports inside it.
+    pub fn find_ingest_of_kind(
+        &self,
+        content_hash: &str,
+        kind: &str,
+    ) -> Result<Option<IngestRecord>, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM ingests WHERE content_hash = ?1 AND kind = ?2
+                 ORDER BY id DESC LIMIT 1",
+                [content_hash, kind],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match id {
+            Some(id) => self.find_ingest_by("id", &id.to_string()),
+            None => Ok(None),
+        }
     }
 
     /// Every stored edge, ordered by (client, server, port, proto) as text.
@@ -582,8 +710,9 @@ fn clamp(v: u64) -> i64 {
 fn write_batch(
     tx: &rusqlite::Transaction<'_>,
     batch: &Batch,
+    marks: Marks<'_>,
 ) -> Result<UpsertSummary, rusqlite::Error> {
-    let (summary, ids) = upsert(tx, &batch.edges)?;
+    let (summary, ids) = upsert(tx, &batch.edges, marks)?;
     if !batch.activity.is_empty() {
         let mut day = tx.prepare_cached(
             "INSERT INTO edge_days (edge_id, day, hours, connections, packets, bytes)
@@ -650,7 +779,12 @@ fn write_batch(
 fn upsert(
     tx: &rusqlite::Transaction<'_>,
     edges: &[(EdgeKey, EdgeStats)],
+    marks: Marks<'_>,
 ) -> Result<(UpsertSummary, HashMap<EdgeKey, i64>), rusqlite::Error> {
+    let (sources, sampled) = match marks {
+        Marks::Packets => (SOURCE_PACKETS, HashSet::new()),
+        Marks::Flows { sampled } => (SOURCE_FLOWS, sampled.iter().copied().collect()),
+    };
     let mut summary = UpsertSummary::default();
     let mut ids = HashMap::with_capacity(edges.len());
     // Row ids only grow, so a returned id above the largest one before the
@@ -659,8 +793,9 @@ fn upsert(
         tx.query_row("SELECT coalesce(max(id), 0) FROM edges", [], |r| r.get(0))?;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO edges (client, server, port, proto, connections, client_packets,
-                            client_bytes, server_packets, server_bytes, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                            client_bytes, server_packets, server_bytes, first_seen, last_seen,
+                            sources, sampled)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (client, server, port, proto) DO UPDATE SET
             connections    = connections + excluded.connections,
             client_packets = client_packets + excluded.client_packets,
@@ -668,7 +803,9 @@ fn upsert(
             server_packets = server_packets + excluded.server_packets,
             server_bytes   = server_bytes + excluded.server_bytes,
             first_seen     = min(first_seen, excluded.first_seen),
-            last_seen      = max(last_seen, excluded.last_seen)
+            last_seen      = max(last_seen, excluded.last_seen),
+            sources        = sources | excluded.sources,
+            sampled        = max(sampled, excluded.sampled)
          RETURNING id",
     )?;
     for (k, s) in edges {
@@ -685,6 +822,8 @@ fn upsert(
                 clamp(s.server_bytes),
                 s.first_seen,
                 s.last_seen,
+                sources,
+                i64::from(sampled.contains(k)),
             ],
             |r| r.get(0),
         )?;
@@ -836,6 +975,62 @@ mod tests {
         assert_eq!(e443.client_packets, 5);
         assert_eq!((e443.first_seen, e443.last_seen), (5, 20));
         assert_eq!(all[0].0.server.to_string(), "2001:db8::1");
+    }
+
+    #[test]
+    fn origins_mark_packets_flows_and_sampling() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path().join("m.db")).unwrap();
+        let (a, b) = (edge(443, 1, 0, 1), edge(53, 1, 0, 1));
+        s.write(&edges(vec![a])).unwrap();
+        s.write_flows(&edges(vec![a, b]), &[b.0]).unwrap();
+        let ingest = NewIngest {
+            content_hash: "h".into(),
+            kind: "flows".into(),
+            ..NewIngest::default()
+        };
+        s.commit_flow_ingest(&ingest, &edges(vec![b]), &[]).unwrap();
+        let o = s.edge_origins().unwrap();
+        let get = |k: EdgeKey| o.iter().find(|e| e.0 == k).unwrap().1;
+        let both = EdgeOrigin {
+            packets: true,
+            flows: true,
+            sampled: false,
+        };
+        assert_eq!(get(a.0), both);
+        // Sampled once stays sampled.
+        let flows_sampled = EdgeOrigin {
+            packets: false,
+            flows: true,
+            sampled: true,
+        };
+        assert_eq!(get(b.0), flows_sampled);
+        assert_eq!(s.edges().unwrap()[0].1.connections, 2);
+        assert!(s.find_ingest_of_kind("h", "flows").unwrap().is_some());
+        assert!(s.find_ingest_of_kind("h", "pcap").unwrap().is_none());
+    }
+
+    #[test]
+    fn migration_4_marks_old_edges_as_packets() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 3).unwrap();
+            c.execute(
+                "INSERT INTO edges (client, server, port, proto, connections, client_packets,
+                    client_bytes, server_packets, server_bytes, first_seen, last_seen)
+                 VALUES ('10.0.0.1', '10.0.0.2', 80, 6, 1, 1, 1, 1, 1, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&p).unwrap();
+        let o = s.edge_origins().unwrap();
+        assert!(o[0].1.packets && !o[0].1.flows && !o[0].1.sampled);
     }
 
     #[test]
