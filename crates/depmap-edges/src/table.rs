@@ -3,7 +3,10 @@
 use std::net::IpAddr;
 
 use depmap_wire::{ipproto, tcpflags, Packet};
-use rustc_hash::{FxHashMap, FxHashSet};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::direction::{self, Dir, Evidence, A_TO_B, B_TO_A, NONE};
 use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_HOUR, NANOS_PER_SEC};
@@ -201,7 +204,11 @@ pub struct FlowTable {
     cfg: FlowConfig,
     flows: Vec<Flow>,
     free: Vec<u32>,
-    index: FxHashMap<FlowKey, u32>,
+    /// Flow slots by key. The table holds only slot numbers (4 bytes a
+    /// bucket) and compares keys in the slab, so the part of it every packet
+    /// probes stays small enough for the CPU caches; a map holding the
+    /// 40-byte keys was the ingest benchmark's largest cost.
+    index: HashTable<u32>,
     lists: [List; CLASSES],
     edges: FxHashMap<EdgeKey, EdgeAgg>,
     /// Activity of edges already taken by `take_edges`, until `take_activity`.
@@ -220,7 +227,7 @@ impl FlowTable {
             cfg,
             flows: Vec::new(),
             free: Vec::new(),
-            index: FxHashMap::default(),
+            index: HashTable::new(),
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -233,6 +240,13 @@ impl FlowTable {
             next_sweep: i64::MIN,
             counters: FlowCounters::default(),
         }
+    }
+
+    fn lookup(&self, key: &FlowKey) -> Option<u32> {
+        let flows = &self.flows;
+        self.index
+            .find(hash_key(key), |&j| flows[j as usize].key == *key)
+            .copied()
     }
 
     /// The counters so far.
@@ -362,7 +376,7 @@ impl FlowTable {
             && pkt.tcp_flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN | tcpflags::ACK;
         let closing = is_tcp && pkt.tcp_flags & (tcpflags::FIN | tcpflags::RST) != 0;
 
-        let mut idx = self.index.get(&key).copied();
+        let mut idx = self.lookup(&key);
         if let (Some(i), true) = (idx, syn) {
             // A new SYN on a flow whose connection closed: port reuse, so the
             // old connection ends here and a new one begins.
@@ -484,7 +498,9 @@ impl FlowTable {
                 (self.flows.len() - 1) as u32
             }
         };
-        self.index.insert(key, i);
+        let flows = &self.flows;
+        self.index
+            .insert_unique(hash_key(&key), i, |&j| hash_key(&flows[j as usize].key));
         i
     }
 
@@ -543,7 +559,7 @@ impl FlowTable {
             last_seen: e.last,
             ..EdgeStats::default()
         };
-        let (edge, client_dir) = if let Some(&i) = self.index.get(&key) {
+        let (edge, client_dir) = if let Some(i) = self.lookup(&key) {
             let f = &self.flows[i as usize];
             let cd = if f.client_dir != NONE {
                 f.client_dir
@@ -590,7 +606,13 @@ impl FlowTable {
         self.fold(i);
         self.unlink(i);
         let key = self.flows[i as usize].key;
-        self.index.remove(&key);
+        let flows = &self.flows;
+        if let Ok(entry) = self
+            .index
+            .find_entry(hash_key(&key), |&j| flows[j as usize].key == key)
+        {
+            entry.remove();
+        }
         self.free.push(i);
     }
 
@@ -676,9 +698,8 @@ impl FlowTable {
     /// [`FlowTable::take_activity`].
     pub fn take_edges(&mut self) -> Vec<(EdgeKey, EdgeStats)> {
         let mut v = Vec::with_capacity(self.edges.len());
-        for (k, agg) in self.edges.drain() {
-            self.taken_activity
-                .extend(agg.days.into_iter().map(|d| (k, d)));
+        for (k, mut agg) in self.edges.drain() {
+            self.taken_activity.extend(agg.take_days().map(|d| (k, d)));
             if agg.stats.packets() > 0 || agg.stats.connections > 0 {
                 v.push((k, agg.stats));
             }
@@ -693,7 +714,7 @@ impl FlowTable {
     pub fn take_activity(&mut self) -> Vec<(EdgeKey, DayActivity)> {
         let mut v = std::mem::take(&mut self.taken_activity);
         for (k, agg) in self.edges.iter_mut() {
-            v.extend(agg.days.drain(..).map(|d| (*k, d)));
+            v.extend(agg.take_days().map(|d| (*k, d)));
         }
         v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
         v.sort_unstable_by_key(|(k, a)| (*k, a.day));
@@ -738,26 +759,58 @@ impl FlowTable {
 }
 
 /// An edge's figures and its activity per day, aggregated together so a
-/// fold is one hash lookup.
-#[derive(Default)]
+/// fold is one hash lookup. The current day is kept inline: folds arrive
+/// mostly in day order, and the usual fold then touches no other memory.
 struct EdgeAgg {
     stats: EdgeStats,
-    days: Vec<DayActivity>,
+    /// The most recent day folded into (`day == i32::MIN` when none yet).
+    cur: DayActivity,
+    /// Other days.
+    older: Vec<DayActivity>,
+}
+
+impl Default for EdgeAgg {
+    fn default() -> Self {
+        EdgeAgg {
+            stats: EdgeStats::default(),
+            cur: DayActivity {
+                day: i32::MIN,
+                ..DayActivity::default()
+            },
+            older: Vec::new(),
+        }
+    }
 }
 
 impl EdgeAgg {
     fn add(&mut self, stats: &EdgeStats, day: i32, hours: u32) {
         self.stats.merge(stats);
-        // Folds arrive mostly in day order: the last entry is the usual match.
-        let slot = match self.days.iter().rposition(|d| d.day == day) {
-            Some(i) => &mut self.days[i],
-            None => {
-                self.days.push(DayActivity {
+        let slot = if self.cur.day == day {
+            &mut self.cur
+        } else if self.cur.day == i32::MIN {
+            self.cur.day = day;
+            &mut self.cur
+        } else if day > self.cur.day {
+            let prev = std::mem::replace(
+                &mut self.cur,
+                DayActivity {
                     day,
                     ..DayActivity::default()
-                });
-                let last = self.days.len() - 1;
-                &mut self.days[last]
+                },
+            );
+            self.older.push(prev);
+            &mut self.cur
+        } else {
+            match self.older.iter().rposition(|d| d.day == day) {
+                Some(i) => &mut self.older[i],
+                None => {
+                    self.older.push(DayActivity {
+                        day,
+                        ..DayActivity::default()
+                    });
+                    let last = self.older.len() - 1;
+                    &mut self.older[last]
+                }
             }
         };
         slot.hours |= hours;
@@ -765,6 +818,24 @@ impl EdgeAgg {
         slot.packets += stats.packets();
         slot.bytes += stats.bytes();
     }
+
+    /// Takes the days, leaving none.
+    fn take_days(&mut self) -> impl Iterator<Item = DayActivity> + '_ {
+        let cur = std::mem::replace(
+            &mut self.cur,
+            DayActivity {
+                day: i32::MIN,
+                ..DayActivity::default()
+            },
+        );
+        self.older
+            .drain(..)
+            .chain((cur.day != i32::MIN).then_some(cur))
+    }
+}
+
+fn hash_key(key: &FlowKey) -> u64 {
+    FxBuildHasher.hash_one(key)
 }
 
 fn edge_key(key: &FlowKey, client_dir: Dir) -> EdgeKey {
