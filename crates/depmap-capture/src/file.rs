@@ -328,7 +328,7 @@ where
                             linktype: idb.linktype.0 as u32,
                             // An invalid if_tsresol (beyond 2^64 units/s)
                             // falls back to the default, microseconds.
-                            resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            resolution: ts_resolution(idb.if_tsresol),
                             offset_secs: idb.ts_offset(),
                         });
                     }
@@ -457,6 +457,20 @@ fn truncated(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
     }
 }
 
+/// Timestamp units per second from a pcapng `if_tsresol` byte: with the
+/// high bit clear, 10^-n s; with it set, 2^-n s (n = the low 7 bits).
+/// Our own, because pcap-parser 0.17 never accepts the power-of-two form and
+/// its fallback would read such timestamps as microseconds. Resolutions finer
+/// than the nanosecond clock depmap keeps are clamped.
+fn ts_resolution(tsresol: u8) -> u64 {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(n).unwrap_or(1_000_000_000).max(1)
+    } else {
+        1u64.checked_shl(n).unwrap_or(1 << 30).max(1)
+    }
+}
+
 /// Converts a raw timestamp in the interface's units to nanoseconds since
 /// the epoch, saturating rather than overflowing on absurd values.
 fn nanos(raw: u64, iface: &Interface) -> i64 {
@@ -510,6 +524,25 @@ mod tests {
             r.for_each_frame(|f| out.push((f.ts_nanos, f.linktype, f.data.len(), f.wire_len)))
         });
         (out, res)
+    }
+
+    #[test]
+    fn pcapng_time_resolutions() {
+        assert_eq!(ts_resolution(6), 1_000_000);
+        assert_eq!(ts_resolution(9), 1_000_000_000);
+        assert_eq!(ts_resolution(0x80 | 10), 1024);
+        assert_eq!(ts_resolution(0x80 | 30), 1 << 30);
+        assert!(ts_resolution(127) > 0 && ts_resolution(0xff) > 0);
+        let iface = Interface {
+            linktype: 1,
+            resolution: ts_resolution(0x80 | 10),
+            offset_secs: 0,
+        };
+        // 1,700,000,000 s and a half, in 1/1024 s units.
+        assert_eq!(
+            nanos(1_700_000_000 * 1024 + 512, &iface),
+            1_700_000_000_500_000_000
+        );
     }
 
     #[test]
