@@ -2,8 +2,9 @@
 //! link type and original length, and nothing more.
 //!
 //! This crate does not decode packets (that is `depmap-wire`) and does not
-//! store anything (that is `depmap-store`). Its main type is [`FileReader`],
-//! which reads pcap and pcapng files through the pure-Rust `pcap-parser`
+//! store anything (that is `depmap-store`). Its main types are [`FileReader`]
+//! and, for flow exports, [`UdpListener`] (tokio UDP sockets, see [`udp`]).
+//! [`FileReader`] reads pcap and pcapng files through the pure-Rust `pcap-parser`
 //! crate. libpcap itself refuses pcapng files whose interfaces have different
 //! link types, and other pure-Rust readers stop at the first snaplen-cut
 //! packet; pcap-parser reads every capture in the project's test data.
@@ -19,5 +20,7 @@
 #![deny(missing_docs)]
 
 mod file;
+pub mod udp;
 
 pub use file::{CaptureError, FileFormat, FileReader, Frame, ReadSummary, MAX_RECORD_BYTES};
+pub use udp::{AllowList, Cidr, DatagramBatch, ListenerConfig, UdpError, UdpListener};

@@ -24,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Read pcap/pcapng files and add their dependency edges to the store.
     Ingest(IngestArgs),
+    /// Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP and add
+    /// their edges to the store until SIGINT or SIGTERM.
+    Collect(crate::flows::CollectArgs),
     /// Write the stored map as JSON, Graphviz DOT or CSV.
     Export(ExportArgs),
     /// How complete the baseline is: span, gaps, business-cycle coverage,
@@ -64,6 +67,12 @@ pub struct IngestArgs {
     /// finished early (counted, never dropped).
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_flows: usize,
+    /// The files hold flow exports (NetFlow v5/v9, IPFIX, sFlow v5 over
+    /// UDP, e.g. captured at a collector): decode the export datagrams
+    /// inside them as if received on the wire, instead of mapping the
+    /// captured packets themselves. Never guessed without this flag.
+    #[arg(long)]
+    pub flows: bool,
     /// Capture files (pcap or pcapng, told apart by content).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,

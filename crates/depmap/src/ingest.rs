@@ -45,6 +45,9 @@ impl FileReport {
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    if args.flows {
+        return crate::flows::ingest(args);
+    }
     if args.max_flows == 0 {
         anyhow::bail!("--max-flows must be at least 1 (it bounds the flows tracked at once)");
     }
@@ -141,7 +144,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// The digest of a whole file, read separately (only to confirm a repeat or
 /// after a read error stopped the single pass early).
-fn content_hash(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn content_hash(path: &Path) -> anyhow::Result<String> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];

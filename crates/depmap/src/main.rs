@@ -5,6 +5,7 @@ mod analyse;
 mod cli;
 mod demo;
 mod export;
+mod flows;
 mod ingest;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
 fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
     match args.command {
         cli::Command::Ingest(a) => ingest::run(a),
+        cli::Command::Collect(a) => flows::collect(a),
         cli::Command::Export(a) => export::run(a),
         cli::Command::Demo(a) => demo::run(a),
         cli::Command::Baseline(a) => analyse::baseline(a),
