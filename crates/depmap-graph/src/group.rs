@@ -110,7 +110,7 @@ impl Default for SharedTier {
     fn default() -> Self {
         SharedTier {
             services: SHARED_SERVICES.to_vec(),
-            fraction: 0.5,
+            fraction: 0.8,
             min_clients: 3,
         }
     }
@@ -529,14 +529,16 @@ impl GroupedMap<'_> {
             .filter(|n| matches!(n, GroupNode::Role(_)))
             .count();
         let _ = writeln!(s, "digraph depmap {{");
-        let _ = writeln!(
+        let _ =
+            writeln!(
             s,
             "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.2, ranksep=1.4, \
-             newrank=true, labelloc=t, label=\"depmap by {}: {} roles and {} other nodes for {} \
+             newrank=true, labelloc=t, label=\"depmap by {}: {} roles and {} other node{} for {} \
              hosts, {} dependencies ({} host edges), {} connections\"];",
             self.options.by.name(),
             roles,
             self.nodes.len() - roles,
+            if self.nodes.len() - roles == 1 { "" } else { "s" },
             map.host_count(),
             self.edges.len(),
             map.edges.len(),

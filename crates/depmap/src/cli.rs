@@ -35,6 +35,9 @@ pub enum Command {
     /// What changed recently against the baseline: new edges (scored),
     /// edges that stopped, edges whose pattern changed.
     Drift(DriftArgs),
+    /// Retention: delete per-day activity older than the last N days of
+    /// data (edges keep their totals).
+    Prune(PruneArgs),
     /// Make a synthetic capture of a small company, map it, and write the
     /// JSON and DOT map, an SVG picture and a rule draft.
     Demo(DemoArgs),
@@ -101,6 +104,50 @@ pub struct ExportArgs {
     /// Edges first seen in this many last days of data are drawn as new.
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub new_days: i32,
+    /// Names, roles and labels of hosts: a TOML or CSV file mapping
+    /// addresses and networks to them (docs/INVENTORY.md).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// One node per host, or one per inventory role (hosts without a role
+    /// stay as themselves); json and dot only.
+    #[arg(long, value_enum, default_value = "host", value_name = "BY")]
+    pub group_by: GroupByArg,
+    /// Draw DNS, NTP, monitoring scrapes and services most hosts use as one
+    /// "shared infrastructure" node (rule in docs/INVENTORY.md); json and
+    /// dot only.
+    #[arg(long)]
+    pub shared_tier: bool,
+    /// With --shared-tier: a service reached by more than this fraction of
+    /// the client hosts (and by at least 3) is shared too.
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        default_value_t = 0.8,
+        requires = "shared_tier"
+    )]
+    pub shared_fraction: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupByArg {
+    /// One node per host.
+    Host,
+    /// One node per inventory role.
+    Role,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// How much per-day activity to keep, counted back from the last day
+    /// with data (not the clock), in whole days: 35d, 5w, ...
+    #[arg(long, value_name = "DURATION")]
+    pub keep: String,
+    /// Afterwards rewrite the file so it shrinks (SQLite VACUUM; needs free
+    /// space about the database's size).
+    #[arg(long)]
+    pub vacuum: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -9,10 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_edges::FlowConfig;
-use depmap_graph::Map;
+use depmap_graph::{Cidr, GroupBy, GroupOptions, InventoryEntry, Map, SharedTier};
 use depmap_policy::{draft, DraftOptions};
 use depmap_store::Store;
-use depmap_synth::Scenario;
+use depmap_synth::{Role, Scenario};
 
 use crate::cli::DemoArgs;
 use crate::ingest::{ingest_file, print_report, Outcome};
@@ -57,8 +57,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Outcome::Partial(_, err) | Outcome::Rejected(err) => return Err(err),
     }
 
+    // The inventory a company would keep, written from the scenario's host
+    // table and read back through the same checks as --inventory.
+    let inventory_path = dir.join("inventory.toml");
+    let text = crate::inventory::to_toml(
+        &inventory_entries(&scenario)?,
+        "depmap demo: the synthetic company's hosts -> name, role, labels.\n\
+         Use it with: depmap export --inventory inventory.toml [--group-by role] [--shared-tier]\n\
+         Format: docs/INVENTORY.md",
+    );
+    fs::write(&inventory_path, text)
+        .with_context(|| format!("cannot write {}", inventory_path.display()))?;
+    let inventory = crate::inventory::load(&inventory_path)?;
+    println!(
+        "3. wrote an inventory of the company's hosts (names, roles, labels): {}",
+        inventory_path.display()
+    );
+
     let mut map = Map::new(store.edges()?);
     map.annotate(&store.activity()?, &store.names()?, 7);
+    map.set_inventory(&inventory);
     let json = dir.join("map.json");
     let dot = dir.join("map.dot");
     let svg = dir.join("map.svg");
@@ -66,12 +84,28 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     fs::write(&json, map.to_json() + "\n")
         .with_context(|| format!("cannot write {}", json.display()))?;
     fs::write(&dot, map.to_dot()).with_context(|| format!("cannot write {}", dot.display()))?;
+    let roles = map.group(&GroupOptions {
+        by: GroupBy::Role,
+        shared_tier: Some(SharedTier::default()),
+    });
+    let roles_json = dir.join("map-roles.json");
+    let roles_dot = dir.join("map-roles.dot");
+    let roles_svg = dir.join("map-roles.svg");
+    fs::write(&roles_json, roles.to_json() + "\n")
+        .with_context(|| format!("cannot write {}", roles_json.display()))?;
+    fs::write(&roles_dot, roles.to_dot())
+        .with_context(|| format!("cannot write {}", roles_dot.display()))?;
     println!(
-        "3. wrote the map ({} hosts, {} edges): {} and {}",
+        "4. wrote the map ({} hosts, {} edges): {} and {}; and grouped by role with a shared \
+         infrastructure tier ({} nodes, {} edges): {} and {}",
         map.host_count(),
         map.edges().len(),
         json.display(),
-        dot.display()
+        dot.display(),
+        roles.node_count(),
+        roles.edge_count(),
+        roles_json.display(),
+        roles_dot.display()
     );
 
     let now = SystemTime::now()
@@ -90,31 +124,66 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     fs::write(&policy, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", policy.display()))?;
     println!(
-        "4. wrote a rule draft: {} ({} services with allow-lists, {} edges for review, default deny)",
+        "5. wrote a rule draft: {} ({} services with allow-lists, {} edges for review, default deny)",
         policy.display(),
         d.services.len(),
         d.review.len()
     );
 
-    match Command::new("dot")
-        .arg("-Tsvg")
-        .arg(&dot)
-        .arg("-o")
-        .arg(&svg)
-        .status()
-    {
-        Ok(s) if s.success() => {
-            println!("5. drew the map with Graphviz: {}", svg.display());
-            Ok(ExitCode::SUCCESS)
+    for (dot, svg) in [(&dot, &svg), (&roles_dot, &roles_svg)] {
+        match Command::new("dot")
+            .arg("-Tsvg")
+            .arg(dot)
+            .arg("-o")
+            .arg(svg)
+            .status()
+        {
+            Ok(s) if s.success() => {}
+            Ok(s) => anyhow::bail!(
+                "Graphviz failed ({s}) drawing {}; the JSON, DOT and rule draft are written",
+                dot.display()
+            ),
+            Err(e) => anyhow::bail!(
+                "cannot run Graphviz's `dot` ({e}); install graphviz (./scripts/setup does) to get \
+                 {}. The JSON, DOT and rule draft are written",
+                svg.display()
+            ),
         }
-        Ok(s) => anyhow::bail!(
-            "Graphviz failed ({s}) drawing {}; the JSON, DOT and rule draft are written",
-            dot.display()
-        ),
-        Err(e) => anyhow::bail!(
-            "cannot run Graphviz's `dot` ({e}); install graphviz (./scripts/setup does) to get \
-             {}. The JSON, DOT and rule draft are written",
-            svg.display()
-        ),
     }
+    println!(
+        "6. drew the maps with Graphviz: {} and {}",
+        svg.display(),
+        roles_svg.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario's host table as an inventory: the office networks (a
+/// `site` label every host in them inherits), then one entry per address
+/// with its name, role and `env` label (and `app` for the web shop's hosts).
+fn inventory_entries(scenario: &Scenario) -> anyhow::Result<Vec<InventoryEntry>> {
+    let mut entries = Vec::new();
+    for net in ["10.10.0.0/16", "fd00:10:10::/48"] {
+        let cidr: Cidr = net.parse()?;
+        entries.push(InventoryEntry::new(cidr).with_label("site", "hq"));
+    }
+    for h in scenario.hosts() {
+        let env = match h.role {
+            Role::Workstation => "office",
+            Role::External => "partner",
+            _ => "prod",
+        };
+        let mut e = InventoryEntry::new(Cidr::host(h.addr))
+            .with_name(&h.name)
+            .with_role(h.role.name())
+            .with_label("env", env);
+        if matches!(
+            h.role,
+            Role::LoadBalancer | Role::AppServer | Role::Database | Role::Cache
+        ) {
+            e = e.with_label("app", "shop");
+        }
+        entries.push(e);
+    }
+    Ok(entries)
 }

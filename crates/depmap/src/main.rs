@@ -7,6 +7,8 @@ mod demo;
 mod export;
 mod flows;
 mod ingest;
+mod inventory;
+mod prune;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,7 @@ fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Demo(a) => demo::run(a),
         cli::Command::Baseline(a) => analyse::baseline(a),
         cli::Command::Drift(a) => analyse::drift_cmd(a),
+        cli::Command::Prune(a) => prune::run(a),
     }
 }
 

@@ -25,6 +25,11 @@ fn demo_writes_every_output_and_finds_every_expected_edge() {
             svg.contains("<svg") && svg.contains("10.10.4.20"),
             "an SVG of the map"
         );
+        let svg = std::fs::read_to_string(dir.path().join("map-roles.svg")).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("shared infrastructure"),
+            "an SVG of the map by role"
+        );
     } else {
         assert!(stderr.contains("install graphviz"), "{stderr}");
     }
@@ -34,6 +39,9 @@ fn demo_writes_every_output_and_finds_every_expected_edge() {
         "map.json",
         "map.dot",
         "policy-draft.json",
+        "inventory.toml",
+        "map-roles.json",
+        "map-roles.dot",
     ] {
         assert!(dir.path().join(f).is_file(), "{f} written");
     }
@@ -106,6 +114,71 @@ fn demo_writes_every_output_and_finds_every_expected_edge() {
         .unwrap()
         .iter()
         .any(|n| n == "api.audit.example"));
+
+    // Every host has its role from the inventory the demo wrote.
+    let scenario = Scenario::small_company();
+    for node in map["nodes"].as_array().unwrap() {
+        let ip: std::net::IpAddr = node["ip"].as_str().unwrap().parse().unwrap();
+        let host = scenario.host(ip).unwrap();
+        assert_eq!(node["role"], host.role.name(), "{ip}");
+        assert_eq!(node["inventory_name"], host.name.as_str(), "{ip}");
+    }
+    let db = map["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["ip"] == "10.10.4.20")
+        .unwrap();
+    assert_eq!(
+        db["labels"],
+        serde_json::json!({"app": "shop", "env": "prod", "site": "hq"})
+    );
+    let dot = std::fs::read_to_string(dir.path().join("map.dot")).unwrap();
+    assert!(dot.contains("[database]"), "roles in the DOT labels");
+
+    // The map by role: one node per role, DNS, NTP and scrapes shared.
+    let roles: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("map-roles.json")).unwrap()).unwrap();
+    assert_eq!(roles["schema"], "depmap.groupmap/v1");
+    let ids: BTreeSet<&str> = roles["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "role:workstation",
+        "role:app-server",
+        "role:database",
+        "role:finance",
+        "role:external",
+        "shared",
+    ] {
+        assert!(ids.contains(id), "{id} in {ids:?}");
+    }
+    let role_edges = roles["edges"].as_array().unwrap();
+    let find = |c: &str, s: &str, port: u64| {
+        role_edges
+            .iter()
+            .find(|e| e["client"] == c && e["server"] == s && e["port"] == port)
+            .unwrap_or_else(|| panic!("{c} -> {s}:{port}"))
+    };
+    assert_eq!(
+        find("role:app-server", "role:database", 5432)["host_edges"],
+        3
+    );
+    assert_eq!(find("role:workstation", "shared", 53)["client_hosts"], 20);
+    assert_eq!(find("role:monitoring", "shared", 9100)["host_edges"], 16);
+    assert_eq!(
+        find("role:finance", "role:external", 443)["patterns"],
+        serde_json::json!(["monthly"])
+    );
+    assert_eq!(
+        roles["summary"]["connections"], map["summary"]["connections"],
+        "grouping keeps every connection"
+    );
+    let roles_dot = std::fs::read_to_string(dir.path().join("map-roles.dot")).unwrap();
+    assert!(roles_dot.contains("\"role:app-server\" -> \"role:database\""));
 
     let draft: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("policy-draft.json")).unwrap())
