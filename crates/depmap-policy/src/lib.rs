@@ -30,7 +30,9 @@
 
 use std::collections::BTreeMap;
 
-use depmap_edges::{EdgeKey, EdgeStats, NANOS_PER_SEC};
+use depmap_edges::calendar::civil;
+use depmap_edges::recurrence::{classify, RecurrenceConfig};
+use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_SEC};
 use depmap_graph::{proto_name, rfc3339};
 use serde::{Deserialize, Serialize};
 
@@ -143,6 +145,15 @@ pub struct Evidence {
     pub bytes: u64,
     /// Where the evidence came from.
     pub source: String,
+    /// Days with traffic in the learning window.
+    #[serde(default)]
+    pub active_days: u32,
+    /// Recurrence pattern over the learning window (`docs/BASELINE.md`).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Next expected occurrence of a periodic edge (RFC 3339).
+    #[serde(default)]
+    pub next_expected: Option<String>,
 }
 
 /// An edge a person has to decide on.
@@ -170,6 +181,9 @@ fn evidence(s: &EdgeStats) -> Evidence {
         packets: s.packets(),
         bytes: s.bytes(),
         source: "packets".to_string(),
+        active_days: 0,
+        pattern: None,
+        next_expected: None,
     }
 }
 
@@ -309,4 +323,191 @@ mod tests {
         let d = draft(&[edge("10.0.0.2", 443, 10, 14)], &DraftOptions::default());
         assert!(d.warnings[0].contains("14.0 days"));
     }
+}
+
+/// Drafts a policy from the traffic of a learning window: only activity on
+/// days `from_day..=to_day` (UTC days since the epoch; `None` = unbounded)
+/// counts, each rule's evidence gives its active days, recurrence pattern
+/// and next expected occurrence within that window, and edges active on
+/// fewer than `min_days` days go to review.
+pub fn draft_window(
+    activity: &[(EdgeKey, DayActivity)],
+    from_day: Option<i32>,
+    to_day: Option<i32>,
+    min_days: u32,
+    opts: &DraftOptions,
+) -> PolicyDraft {
+    let mut per_edge: BTreeMap<EdgeKey, Vec<DayActivity>> = BTreeMap::new();
+    for (k, a) in activity {
+        if from_day.is_some_and(|f| a.day < f) || to_day.is_some_and(|t| a.day > t) {
+            continue;
+        }
+        per_edge.entry(*k).or_default().push(*a);
+    }
+    let end = per_edge
+        .values()
+        .flat_map(|d| d.iter().map(|a| a.day))
+        .max()
+        .unwrap_or(0);
+    let edges: Vec<(EdgeKey, EdgeStats)> = per_edge
+        .iter()
+        .map(|(k, days)| {
+            let first = days.first().map_or(0, at_first_hour);
+            let last = days.last().map_or(0, at_last_hour);
+            let stats = EdgeStats {
+                connections: days.iter().map(|d| d.connections).sum(),
+                client_packets: days.iter().map(|d| d.packets).sum(),
+                client_bytes: days.iter().map(|d| d.bytes).sum(),
+                server_packets: 0,
+                server_bytes: 0,
+                first_seen: first,
+                last_seen: last,
+            };
+            (*k, stats)
+        })
+        .collect();
+    let mut d = draft(&edges, opts);
+    let cfg = RecurrenceConfig::default();
+    let annotate = |client: &str, server: &str, port: u16, proto: &str, ev: &mut Evidence| {
+        let found = per_edge.iter().find(|(k, _)| {
+            k.client.to_string() == client
+                && k.server.to_string() == server
+                && k.port == port
+                && proto_name(k.proto) == proto
+        });
+        if let Some((_, days)) = found {
+            let r = classify(days, end, &cfg);
+            ev.active_days = days.len() as u32;
+            ev.pattern = Some(r.pattern.name().to_string());
+            ev.next_expected = r.next_expected.map(rfc3339);
+        }
+    };
+    for svc in &mut d.services {
+        for rule in &mut svc.allow {
+            annotate(
+                &rule.client,
+                &svc.server,
+                svc.port,
+                &svc.proto,
+                &mut rule.evidence,
+            );
+        }
+    }
+    for item in &mut d.review {
+        annotate(
+            &item.client,
+            &item.server,
+            item.port,
+            &item.proto,
+            &mut item.evidence,
+        );
+    }
+    // Edges seen on too few days are for a person to decide, not to allow.
+    if min_days > 1 {
+        let mut keep = Vec::new();
+        for mut svc in std::mem::take(&mut d.services) {
+            let (ok, few): (Vec<_>, Vec<_>) = svc
+                .allow
+                .into_iter()
+                .partition(|r| r.evidence.active_days >= min_days);
+            for r in few {
+                d.review.push(ReviewItem {
+                    client: r.client,
+                    server: svc.server.clone(),
+                    port: svc.port,
+                    proto: svc.proto.clone(),
+                    reason: format!(
+                        "active on {} day(s), fewer than the {min_days} needed to allow it without review",
+                        r.evidence.active_days
+                    ),
+                    evidence: r.evidence,
+                });
+            }
+            svc.allow = ok;
+            if !svc.allow.is_empty() {
+                keep.push(svc);
+            }
+        }
+        d.services = keep;
+    }
+    d
+}
+
+fn at_first_hour(d: &DayActivity) -> i64 {
+    i64::from(d.day) * DAY + i64::from(d.hours.trailing_zeros().min(23)) * 3_600 * NANOS_PER_SEC
+}
+
+fn at_last_hour(d: &DayActivity) -> i64 {
+    let h = 31u32.saturating_sub(d.hours.leading_zeros()).min(23);
+    i64::from(d.day) * DAY + i64::from(h) * 3_600 * NANOS_PER_SEC
+}
+
+/// One edge a policy would block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Denied {
+    /// Client address.
+    pub client: String,
+    /// Server address.
+    pub server: String,
+    /// Server port.
+    pub port: u16,
+    /// Protocol.
+    pub proto: String,
+    /// Connections that would have been blocked.
+    pub connections: u64,
+    /// When: `YYYY-MM-DD HH:00` UTC for every hour with traffic.
+    pub when: Vec<String>,
+}
+
+/// Replays recorded traffic (per-day activity of edges) against a policy
+/// and returns what it would deny: every edge whose (server, port, protocol)
+/// does not list its client, with the hours it was active. Only days in
+/// `from_day..=to_day` count.
+pub fn simulate(
+    policy: &PolicyDraft,
+    activity: &[(EdgeKey, DayActivity)],
+    from_day: Option<i32>,
+    to_day: Option<i32>,
+) -> Vec<Denied> {
+    use std::collections::BTreeSet;
+    let allowed: BTreeSet<(String, String, u16, String)> = policy
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.allow
+                .iter()
+                .map(move |r| (r.client.clone(), s.server.clone(), s.port, s.proto.clone()))
+        })
+        .collect();
+    let mut denied: BTreeMap<EdgeKey, Denied> = BTreeMap::new();
+    for (k, a) in activity {
+        if from_day.is_some_and(|f| a.day < f) || to_day.is_some_and(|t| a.day > t) {
+            continue;
+        }
+        let key = (
+            k.client.to_string(),
+            k.server.to_string(),
+            k.port,
+            proto_name(k.proto),
+        );
+        if allowed.contains(&key) {
+            continue;
+        }
+        let entry = denied.entry(*k).or_insert_with(|| Denied {
+            client: key.0.clone(),
+            server: key.1.clone(),
+            port: k.port,
+            proto: key.3.clone(),
+            connections: 0,
+            when: Vec::new(),
+        });
+        entry.connections += a.connections;
+        let (y, m, dd) = civil(a.day);
+        for h in 0..24 {
+            if a.hours & (1 << h) != 0 {
+                entry.when.push(format!("{y:04}-{m:02}-{dd:02} {h:02}:00"));
+            }
+        }
+    }
+    denied.into_values().collect()
 }

@@ -41,6 +41,9 @@ pub enum Command {
     /// Make a synthetic capture of a small company, map it, and write the
     /// JSON and DOT map, an SVG picture and a rule draft.
     Demo(DemoArgs),
+    /// Draft segmentation rules from the map, and test them against recorded
+    /// traffic before anyone enforces them.
+    Policy(PolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,4 +184,67 @@ pub struct DriftArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Draft allow-rules per service, with their evidence, from a learning window.
+    Draft(PolicyDraftArgs),
+    /// Replay recorded traffic against a draft and list what it would deny
+    /// (exit status 3 when it would deny something, 0 when it allows all).
+    Simulate(PolicySimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyDraftArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// First day of the learning window (YYYY-MM-DD, UTC) [default: all data].
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day of the learning window (YYYY-MM-DD, UTC) [default: all data].
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Edges active on fewer days than this go to review instead of allow.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_days: u32,
+    /// Edges with fewer connections than this go to review instead of allow.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub min_connections: u64,
+    /// The change ticket the rules are drafted under.
+    #[arg(long, value_name = "TICKET")]
+    pub ticket: Option<String>,
+    /// Who owns the rules.
+    #[arg(long, value_name = "OWNER")]
+    pub owner: Option<String>,
+    /// The rules expire this long after drafting (e.g. 90d).
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// Where to write the draft (JSON, docs/POLICY.md).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicySimulateArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The draft to test.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// First day of traffic to replay (YYYY-MM-DD, UTC) [default: all].
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day of traffic to replay (YYYY-MM-DD, UTC) [default: all].
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Print the denied edges as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -8,6 +8,7 @@ mod export;
 mod flows;
 mod ingest;
 mod inventory;
+mod policy;
 mod prune;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Baseline(a) => analyse::baseline(a),
         cli::Command::Drift(a) => analyse::drift_cmd(a),
         cli::Command::Prune(a) => prune::run(a),
+        cli::Command::Policy(a) => policy::run(a),
     }
 }
 

@@ -1,0 +1,150 @@
+//! `depmap policy draft` and `depmap policy simulate`.
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use depmap_edges::calendar::days_from_civil;
+use depmap_policy::{draft_window, simulate, DraftOptions, PolicyDraft};
+use depmap_store::Store;
+
+use crate::cli::{PolicyArgs, PolicyCommand, PolicyDraftArgs, PolicySimulateArgs};
+
+/// Exit status of `policy simulate` when the policy would deny traffic.
+const EXIT_WOULD_DENY: u8 = 3;
+
+pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        PolicyCommand::Draft(a) => draft_cmd(a),
+        PolicyCommand::Simulate(a) => simulate_cmd(a),
+    }
+}
+
+/// A day given as `YYYY-MM-DD` (or an RFC 3339 time, whose UTC day counts).
+fn parse_day(flag: &str, value: &str) -> anyhow::Result<i32> {
+    let bad =
+        || anyhow::anyhow!("{flag} {value:?} is not a date; use YYYY-MM-DD (UTC), e.g. 2026-10-02");
+    let date = value.get(..10).ok_or_else(bad)?;
+    let mut parts = date.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let (y, m, d): (i32, u32, u32) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=depmap_edges::calendar::month_len(y, m)).contains(&d) {
+        return Err(bad());
+    }
+    if value.len() > 10 {
+        humantime::parse_rfc3339_weak(value).map_err(|_| bad())?;
+    }
+    Ok(days_from_civil(y, m, d))
+}
+
+fn window(
+    from: &Option<String>,
+    to: &Option<String>,
+) -> anyhow::Result<(Option<i32>, Option<i32>)> {
+    let from = from
+        .as_deref()
+        .map(|v| parse_day("--from", v))
+        .transpose()?;
+    let to = to.as_deref().map(|v| parse_day("--to", v)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            anyhow::bail!("--from is after --to: the learning window would be empty");
+        }
+    }
+    Ok((from, to))
+}
+
+fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
+    let (from, to) = window(&a.from, &a.to)?;
+    let store = Store::open_existing(&a.db.db)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let expires = a
+        .expires
+        .as_deref()
+        .map(|v| {
+            humantime::parse_duration(v)
+                .map(|d| now + d.as_nanos() as i64)
+                .with_context(|| format!("--expires {v:?} is not a duration; use e.g. 90d or 12h"))
+        })
+        .transpose()?;
+    let opts = DraftOptions {
+        min_connections: a.min_connections,
+        ticket: a.ticket.clone(),
+        owner: a.owner.clone(),
+        expires,
+        generated_at: now,
+    };
+    let d = draft_window(&store.activity()?, from, to, a.min_days, &opts);
+    std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    let rules: usize = d.services.iter().map(|s| s.allow.len()).sum();
+    println!(
+        "wrote {}: {} services, {} allow rules, {} edges for review, default deny",
+        a.out.display(),
+        d.services.len(),
+        rules,
+        d.review.len()
+    );
+    for w in &d.warnings {
+        println!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
+    let (from, to) = window(&a.from, &a.to)?;
+    let text = std::fs::read_to_string(&a.policy)
+        .with_context(|| format!("cannot read {}", a.policy.display()))?;
+    let policy: PolicyDraft = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a depmap policy draft (make one with `depmap policy draft`)",
+            a.policy.display()
+        )
+    })?;
+    let store = Store::open_existing(&a.db.db)?;
+    let denied = simulate(&policy, &store.activity()?, from, to);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&denied)?);
+    } else if denied.is_empty() {
+        println!("the policy allows all recorded traffic in the window");
+    } else {
+        println!(
+            "the policy would deny {} edge(s) seen in the recorded traffic:",
+            denied.len()
+        );
+        for d in &denied {
+            let shown: Vec<&str> = d.when.iter().take(6).map(String::as_str).collect();
+            let more = d.when.len().saturating_sub(shown.len());
+            println!(
+                "  {} -> {}:{}/{}  {} connection(s), at {}{}",
+                d.client,
+                d.server,
+                d.port,
+                d.proto,
+                d.connections,
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more hours")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(if denied.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_WOULD_DENY)
+    })
+}
