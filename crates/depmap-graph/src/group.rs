@@ -528,13 +528,8 @@ impl GroupedMap<'_> {
             .keys()
             .filter(|n| matches!(n, GroupNode::Role(_)))
             .count();
-        let _ = writeln!(s, "digraph depmap {{");
-        let _ =
-            writeln!(
-            s,
-            "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.2, ranksep=1.4, \
-             newrank=true, labelloc=t, label=\"depmap by {}: {} roles and {} other node{} for {} \
-             hosts, {} dependencies ({} host edges), {} connections\"];",
+        let title = format!(
+            "depmap by {}: {} roles and {} other node{} for {} hosts, {} dependencies ({} host edges), {} connections",
             self.options.by.name(),
             roles,
             self.nodes.len() - roles,
@@ -544,15 +539,7 @@ impl GroupedMap<'_> {
             map.edges.len(),
             total_conn
         );
-        let _ = writeln!(
-            s,
-            "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", color=\"#5b7db1\", \
-             fontname=\"Helvetica\", fontsize=10, height=0.3];"
-        );
-        let _ = writeln!(
-            s,
-            "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#5b7db1\", fontcolor=\"#33475b\", arrowsize=0.6];"
-        );
+        crate::dot_preamble(&mut s, &title, 0.2);
         let mut clusters: BTreeMap<(crate::HostKind, String), Vec<IpAddr>> = BTreeMap::new();
         for (node, data) in &self.nodes {
             let id = dot_escape(&node.id());

@@ -489,24 +489,13 @@ impl Map {
     pub fn to_dot(&self) -> String {
         let mut s = String::new();
         let total_conn: u64 = self.edges.iter().map(|(_, st)| st.connections).sum();
-        let _ = writeln!(s, "digraph depmap {{");
-        let _ = writeln!(
-            s,
-            "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.15, ranksep=1.4, \
-             newrank=true, labelloc=t, label=\"depmap: {} hosts, {} dependencies, {} connections\"];",
+        let title = format!(
+            "depmap: {} hosts, {} dependencies, {} connections",
             self.graph.node_count(),
             self.edges.len(),
             total_conn
         );
-        let _ = writeln!(
-            s,
-            "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", color=\"#5b7db1\", \
-             fontname=\"Helvetica\", fontsize=10, height=0.3];"
-        );
-        let _ = writeln!(
-            s,
-            "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#5b7db1\", fontcolor=\"#33475b\", arrowsize=0.6];"
-        );
+        dot_preamble(&mut s, &title, 0.15);
 
         let mut groups: BTreeMap<(HostKind, String), Vec<NodeIndex>> = BTreeMap::new();
         for n in self.graph.node_indices() {
@@ -733,6 +722,27 @@ impl EdgeStyle {
             EdgeStyle::NewPeriodic => "new and periodic",
         }
     }
+}
+
+/// The start of every depmap DOT picture: the graph, node and edge styles
+/// shared by the host map and the grouped map, and its title.
+pub(crate) fn dot_preamble(s: &mut String, title: &str, nodesep: f64) {
+    let _ = writeln!(s, "digraph depmap {{");
+    let _ = writeln!(
+        s,
+        "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep={nodesep}, ranksep=1.4, \
+         newrank=true, labelloc=t, label=\"{}\"];",
+        dot_escape(title)
+    );
+    let _ = writeln!(
+        s,
+        "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", color=\"#5b7db1\", \
+         fontname=\"Helvetica\", fontsize=10, height=0.3];"
+    );
+    let _ = writeln!(
+        s,
+        "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#5b7db1\", fontcolor=\"#33475b\", arrowsize=0.6];"
+    );
 }
 
 fn dot_escape(s: &str) -> String {
