@@ -559,6 +559,29 @@ mod tests {
     }
 
     #[test]
+    fn big_endian_pcap_micro_and_nano() {
+        for (magic, frac, want) in [
+            (0xa1b2c3d4u32, 5u32, 10_000_005_000i64),
+            (0xa1b23c4d, 5, 10_000_000_005),
+        ] {
+            let mut f = magic.to_be_bytes().to_vec();
+            f.extend_from_slice(&2u16.to_be_bytes());
+            f.extend_from_slice(&4u16.to_be_bytes());
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&65535u32.to_be_bytes());
+            f.extend_from_slice(&1u32.to_be_bytes());
+            f.extend_from_slice(&10u32.to_be_bytes());
+            f.extend_from_slice(&frac.to_be_bytes());
+            f.extend_from_slice(&3u32.to_be_bytes());
+            f.extend_from_slice(&60u32.to_be_bytes());
+            f.extend_from_slice(&[1, 2, 3]);
+            let (frames, res) = read_all(f);
+            assert_eq!(frames, vec![(want, 1, 3, 60)], "magic {magic:x}");
+            assert_eq!(res.unwrap().frames, 1);
+        }
+    }
+
+    #[test]
     fn truncated_inside_a_record_keeps_earlier_frames() {
         let mut f = pcap_header(false, 1);
         f.extend(record(1, 0, &[0; 40], 40));
