@@ -62,3 +62,13 @@ fn decode_frame_corpus() {
 fn read_capture_corpus() {
     replay("read_capture", fuzz_bodies::read_capture);
 }
+
+#[test]
+fn netflow_datagrams_corpus() {
+    replay("netflow_datagrams", fuzz_bodies::netflow_datagrams);
+}
+
+#[test]
+fn sflow_datagram_corpus() {
+    replay("sflow_datagram", fuzz_bodies::sflow_datagram);
+}

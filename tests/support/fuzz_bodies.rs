@@ -271,3 +271,159 @@ fn check_packet(p: &Packet, frame: &[u8]) {
     assert!(p.ip_len >= min_len, "IP length below a header: {p:?}");
     assert_eq!(p.src.is_ipv4(), p.dst.is_ipv4(), "mixed address families");
 }
+
+/// Fuzzes the NetFlow v5/v9 and IPFIX decoder (and whatever else the version
+/// field selects) on a *sequence* of datagrams from a few exporters, so
+/// template state, data sets waiting for their template, withdrawals,
+/// sampler options and the bounds are reachable; the records then go
+/// through the flow-record aggregator.
+///
+/// Input layout:
+///
+/// - byte 0: decoder bounds: bits 0-1 are `max_scopes - 1` (1 to 4), bits
+///   2-4 `max_templates_per_scope - 1` (1 to 8), bits 5-6
+///   `max_pending_sets - 1` (1 to 4), bit 7 a 512-byte `max_pending_bytes`;
+/// - then datagram records: a selector byte (bits 0-1 pick one of four
+///   exporters, 192.0.2.1-2 on ports 2055/2056; bits 2-7 advance the
+///   receive clock by that many minutes, past the 5-minute pending timeout
+///   at 5), the datagram's length as a big-endian `u16`, and its bytes (or
+///   what is left of the input).
+///
+/// Invariants: every record the outcome counts is appended; `end_ns >=
+/// start_ns`; `sampled` exactly when the rate is above 1 or the record is
+/// sFlow; the decoder's record counter matches the records delivered;
+/// waiting sets stay within `max_pending_sets`; and the aggregator's edges
+/// hold every packet and byte of the records (checked when the totals do
+/// not saturate).
+pub fn netflow_datagrams(data: &[u8]) {
+    let [knobs, rest @ ..] = data else {
+        return;
+    };
+    let cfg = depmap_flows::FlowDecoderConfig {
+        max_scopes: 1 + usize::from(knobs & 0x03),
+        max_templates_per_scope: 1 + usize::from((knobs >> 2) & 0x07),
+        max_pending_sets: 1 + usize::from((knobs >> 5) & 0x03),
+        max_pending_bytes: if knobs & 0x80 != 0 { 512 } else { 1 << 20 },
+        pending_timeout_ns: 300 * NANOS_PER_SEC,
+    };
+    let mut decoder = depmap_flows::FlowDecoder::new(cfg);
+    let mut records = Vec::new();
+    let mut ts = BASE_TS;
+    let mut rest = rest;
+    while let [sel, len_hi, len_lo, tail @ ..] = rest {
+        let exporter = std::net::SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1 + (sel & 1))),
+            2055 + u16::from((sel >> 1) & 1),
+        );
+        ts = ts.saturating_add(i64::from(sel >> 2) * 60 * NANOS_PER_SEC);
+        let len = usize::from(u16::from_be_bytes([*len_hi, *len_lo]));
+        let (datagram, next) = tail.split_at(len.min(tail.len()));
+        let before = records.len();
+        if let Ok(outcome) = decoder.decode(exporter, datagram, ts, &mut records) {
+            assert_eq!(outcome.records, records.len() - before);
+        }
+        for r in &records[before..] {
+            check_record(r, exporter.ip());
+        }
+        assert!(decoder.pending_sets() <= cfg.max_pending_sets);
+        rest = next;
+    }
+    decoder.expire(i64::MAX);
+    assert_eq!(decoder.pending_sets(), 0);
+    assert_eq!(decoder.counters().records, records.len() as u64);
+    aggregate_records(&records);
+}
+
+/// Fuzzes the decoder on one datagram (sFlow v5 when it starts
+/// `00 00 00 05`; the seeds do), from one exporter, then aggregates its
+/// records. Invariants as in [`netflow_datagrams`].
+pub fn sflow_datagram(data: &[u8]) {
+    let exporter: std::net::SocketAddr = ([192, 0, 2, 9], 6343).into();
+    let mut decoder = depmap_flows::FlowDecoder::default();
+    let mut records = Vec::new();
+    if let Ok(outcome) = decoder.decode(exporter, data, BASE_TS, &mut records) {
+        assert_eq!(outcome.records, records.len());
+    }
+    for r in &records {
+        check_record(r, exporter.ip());
+        if r.source == depmap_flows::Format::SflowV5 {
+            assert_eq!((r.start_ns, r.end_ns), (BASE_TS, BASE_TS));
+        }
+    }
+    aggregate_records(&records);
+}
+
+fn check_record(r: &depmap_flows::FlowRecord, exporter: std::net::IpAddr) {
+    assert!(r.end_ns >= r.start_ns, "{r:?}");
+    assert_eq!(r.exporter, exporter);
+    assert!(r.sampling_rate >= 1, "{r:?}");
+    assert_eq!(
+        r.sampled,
+        r.sampling_rate > 1 || r.source == depmap_flows::Format::SflowV5,
+        "{r:?}"
+    );
+}
+
+/// Feeds records through the flow-record aggregator with a small pairing
+/// table and checks that the edges hold every packet and byte.
+fn aggregate_records(records: &[depmap_flows::FlowRecord]) {
+    use depmap_edges::flowrec::{FlowInput, Initiator, PairingConfig, RecordAggregator};
+    let mut agg = RecordAggregator::new(PairingConfig {
+        window_ns: 60 * NANOS_PER_SEC,
+        max_waiting: 4,
+    });
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    let mut saturated = false;
+    for r in records {
+        let input = FlowInput {
+            src: r.src,
+            dst: r.dst,
+            src_port: r.src_port,
+            dst_port: r.dst_port,
+            proto: r.proto,
+            packets: r.packets,
+            bytes: r.bytes,
+            reverse_packets: r.reverse_packets.unwrap_or(0),
+            reverse_bytes: r.reverse_bytes.unwrap_or(0),
+            biflow: r.reverse_packets.is_some() || r.reverse_bytes.is_some(),
+            start_ns: r.start_ns,
+            end_ns: r.end_ns,
+            tcp_flags: r.tcp_flags,
+            initiator: match r.direction {
+                Some(depmap_flows::DirectionHint::SourceInitiated) => Initiator::Source,
+                Some(depmap_flows::DirectionHint::DestinationInitiated) => Initiator::Destination,
+                _ => Initiator::Unknown,
+            },
+            sampling_rate: r.sampling_rate,
+            sampled: r.sampled,
+        };
+        let add = |sum: &mut u64, n: u64, saturated: &mut bool| match sum.checked_add(n) {
+            Some(v) if v < 1 << 62 => *sum = v,
+            _ => *saturated = true,
+        };
+        add(&mut packets, input.packets, &mut saturated);
+        add(&mut packets, input.reverse_packets, &mut saturated);
+        add(&mut bytes, input.bytes, &mut saturated);
+        add(&mut bytes, input.reverse_bytes, &mut saturated);
+        agg.add(&input);
+    }
+    agg.finish();
+    let c = agg.counters();
+    assert_eq!(c.conversations, c.pairs + c.unpaired + records_alone(&c));
+    let edges = agg.take_edges();
+    let _ = agg.take_activity();
+    assert_eq!(agg.pending_edges(), 0);
+    if !saturated {
+        assert_eq!(edges.iter().map(|e| e.1.packets()).sum::<u64>(), packets);
+        assert_eq!(edges.iter().map(|e| e.1.bytes()).sum::<u64>(), bytes);
+    }
+    for (_, s) in &edges {
+        assert!(s.first_seen <= s.last_seen);
+    }
+}
+
+/// Conversations of one record that never waited for a partner (biflows and
+/// records with an initiator hint).
+fn records_alone(c: &depmap_edges::flowrec::RecordCounters) -> u64 {
+    c.records - 2 * c.pairs - c.unpaired
+}

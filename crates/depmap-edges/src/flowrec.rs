@@ -483,10 +483,12 @@ impl RecordAggregator {
         for r in recs.clone() {
             let d = r.dir as usize;
             let i = &r.input;
-            pkts[d] += i.packets;
-            bytes[d] += i.bytes;
-            pkts[1 - d] += i.reverse_packets;
-            bytes[1 - d] += i.reverse_bytes;
+            // Exporters send 64-bit counters, scaled by the sampling rate:
+            // sums saturate rather than wrap.
+            pkts[d] = pkts[d].saturating_add(i.packets);
+            bytes[d] = bytes[d].saturating_add(i.bytes);
+            pkts[1 - d] = pkts[1 - d].saturating_add(i.reverse_packets);
+            bytes[1 - d] = bytes[1 - d].saturating_add(i.reverse_bytes);
             flags[d] = Some(flags[d].unwrap_or(0) | i.tcp_flags);
             start = start.min(i.start_ns);
             end = end.max(i.end_ns);
@@ -622,7 +624,9 @@ impl RecordAggregator {
             .edges
             .iter()
             .map(|(k, a)| (*k, a.stats, a.sampled))
-            .filter(|(_, s, _)| s.packets() > 0 || s.connections > 0)
+            // Records may carry bytes without packets (or neither): keep
+            // every edge that has any figure, so totals always add up.
+            .filter(|(_, s, _)| s.packets() > 0 || s.bytes() > 0 || s.connections > 0)
             .collect();
         for a in self.edges.values_mut() {
             a.stats = EdgeStats::default();
@@ -648,7 +652,7 @@ impl RecordAggregator {
             v.extend(a.days.drain(..).map(|d| (*k, d)));
         }
         self.edges
-            .retain(|_, a| a.stats.packets() > 0 || a.stats.connections > 0);
+            .retain(|_, a| a.stats.packets() > 0 || a.stats.bytes() > 0 || a.stats.connections > 0);
         v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
         v.sort_unstable_by_key(|(k, a)| (*k, a.day));
         v
@@ -699,9 +703,10 @@ fn add_activity(days: &mut Vec<DayActivity>, s: &EdgeStats) -> bool {
     let last_hour = s.last_seen.div_euclid(NANOS_PER_HOUR);
     let long = s.last_seen.saturating_sub(s.first_seen) > MAX_ACTIVITY_DAYS * NANOS_PER_DAY;
     let start = day_slot(days, first_hour.div_euclid(24) as i32);
-    days[start].connections += s.connections;
-    days[start].packets += s.packets();
-    days[start].bytes += s.bytes();
+    let d = &mut days[start];
+    d.connections = d.connections.saturating_add(s.connections);
+    d.packets = d.packets.saturating_add(s.packets());
+    d.bytes = d.bytes.saturating_add(s.bytes());
     if long {
         days[start].hours |= 1 << first_hour.rem_euclid(24);
         let end = day_slot(days, last_hour.div_euclid(24) as i32);
@@ -973,6 +978,18 @@ mod tests {
         let (edges, c) = run(&[back]);
         assert_eq!(edges[0].1.last_seen, T);
         assert_eq!(c.end_before_start, 1);
+    }
+
+    #[test]
+    fn bytes_without_packets_are_kept() {
+        // Found by fuzzing: a TCP record without SYN (0 connections) and 0
+        // packets but some bytes made an edge that was dropped, bytes and all.
+        let mut r = rec("10.0.0.1", 40000, "10.0.0.2", 443, 6);
+        r.packets = 0;
+        r.tcp_flags = 0x10;
+        let (edges, _) = run(&[r]);
+        assert_eq!(edges.len(), 1);
+        assert_eq!((edges[0].1.bytes(), edges[0].1.connections), (200, 0));
     }
 
     #[test]

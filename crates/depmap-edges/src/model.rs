@@ -78,24 +78,25 @@ impl Default for EdgeStats {
 }
 
 impl EdgeStats {
-    /// Adds `other`'s figures to these.
+    /// Adds `other`'s figures to these (saturating: flow exports carry
+    /// 64-bit counters that a broken or hostile exporter can fill).
     pub fn merge(&mut self, other: &EdgeStats) {
-        self.connections += other.connections;
-        self.client_packets += other.client_packets;
-        self.client_bytes += other.client_bytes;
-        self.server_packets += other.server_packets;
-        self.server_bytes += other.server_bytes;
+        self.connections = self.connections.saturating_add(other.connections);
+        self.client_packets = self.client_packets.saturating_add(other.client_packets);
+        self.client_bytes = self.client_bytes.saturating_add(other.client_bytes);
+        self.server_packets = self.server_packets.saturating_add(other.server_packets);
+        self.server_bytes = self.server_bytes.saturating_add(other.server_bytes);
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);
     }
 
     /// Packets in both directions.
     pub fn packets(&self) -> u64 {
-        self.client_packets + self.server_packets
+        self.client_packets.saturating_add(self.server_packets)
     }
 
     /// IP-layer bytes in both directions.
     pub fn bytes(&self) -> u64 {
-        self.client_bytes + self.server_bytes
+        self.client_bytes.saturating_add(self.server_bytes)
     }
 }
