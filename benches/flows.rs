@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use depmap_edges::flowrec::{FlowInput, Initiator, PairingConfig, RecordAggregator};
-use depmap_flows::{DirectionHint, FlowDecoder, FlowRecord};
+use depmap_edges::flowrec::{PairingConfig, RecordAggregator};
+use depmap_flows::FlowDecoder;
 use nix::sys::resource::{getrusage, UsageWho};
 
 const RECORDS_PER_DATAGRAM: usize = 30;
@@ -128,31 +128,6 @@ fn generate(records: usize) -> Vec<Vec<u8>> {
     out
 }
 
-fn input(r: &FlowRecord) -> FlowInput {
-    FlowInput {
-        src: r.src,
-        dst: r.dst,
-        src_port: r.src_port,
-        dst_port: r.dst_port,
-        proto: r.proto,
-        packets: r.packets,
-        bytes: r.bytes,
-        reverse_packets: r.reverse_packets.unwrap_or(0),
-        reverse_bytes: r.reverse_bytes.unwrap_or(0),
-        biflow: r.reverse_packets.is_some() || r.reverse_bytes.is_some(),
-        start_ns: r.start_ns,
-        end_ns: r.end_ns,
-        tcp_flags: r.tcp_flags,
-        initiator: match r.direction {
-            Some(DirectionHint::SourceInitiated) => Initiator::Source,
-            Some(DirectionHint::DestinationInitiated) => Initiator::Destination,
-            _ => Initiator::Unknown,
-        },
-        sampling_rate: r.sampling_rate,
-        sampled: r.sampled,
-    }
-}
-
 /// Reads every byte of every datagram (8 bytes at a time).
 fn read_only(datagrams: &[Vec<u8>]) -> (u64, u64) {
     let (mut len, mut x) = (0u64, 0u64);
@@ -179,7 +154,7 @@ fn decode_aggregate(datagrams: &[Vec<u8>]) -> (u64, usize) {
         let received = (BASE_MS as i64 + i as i64) * 1_000_000;
         let _ = decoder.decode(exporter, d, received, &mut records);
         for r in &records {
-            agg.add(&input(r));
+            agg.add(&r.edge_input());
         }
         n += records.len() as u64;
     }

@@ -367,7 +367,7 @@ fn check_record(r: &depmap_flows::FlowRecord, exporter: std::net::IpAddr) {
 /// Feeds records through the flow-record aggregator with a small pairing
 /// table and checks that the edges hold every packet and byte.
 fn aggregate_records(records: &[depmap_flows::FlowRecord]) {
-    use depmap_edges::flowrec::{FlowInput, Initiator, PairingConfig, RecordAggregator};
+    use depmap_edges::flowrec::{PairingConfig, RecordAggregator};
     let mut agg = RecordAggregator::new(PairingConfig {
         window_ns: 60 * NANOS_PER_SEC,
         max_waiting: 4,
@@ -375,28 +375,7 @@ fn aggregate_records(records: &[depmap_flows::FlowRecord]) {
     let (mut packets, mut bytes) = (0u64, 0u64);
     let mut saturated = false;
     for r in records {
-        let input = FlowInput {
-            src: r.src,
-            dst: r.dst,
-            src_port: r.src_port,
-            dst_port: r.dst_port,
-            proto: r.proto,
-            packets: r.packets,
-            bytes: r.bytes,
-            reverse_packets: r.reverse_packets.unwrap_or(0),
-            reverse_bytes: r.reverse_bytes.unwrap_or(0),
-            biflow: r.reverse_packets.is_some() || r.reverse_bytes.is_some(),
-            start_ns: r.start_ns,
-            end_ns: r.end_ns,
-            tcp_flags: r.tcp_flags,
-            initiator: match r.direction {
-                Some(depmap_flows::DirectionHint::SourceInitiated) => Initiator::Source,
-                Some(depmap_flows::DirectionHint::DestinationInitiated) => Initiator::Destination,
-                _ => Initiator::Unknown,
-            },
-            sampling_rate: r.sampling_rate,
-            sampled: r.sampled,
-        };
+        let input = r.edge_input();
         let add = |sum: &mut u64, n: u64, saturated: &mut bool| match sum.checked_add(n) {
             Some(v) if v < 1 << 62 => *sum = v,
             _ => *saturated = true,

@@ -21,13 +21,10 @@ use depmap_capture::udp::{KernelDrops, ListenerStats};
 use depmap_capture::{
     AllowList, Cidr, DatagramBatch, FileFormat, FileReader, ListenerConfig, UdpListener,
 };
-use depmap_edges::flowrec::{
-    FlowInput, Initiator, PairingConfig, RecordAggregator, RecordCounters,
-};
+use depmap_edges::flowrec::{PairingConfig, RecordAggregator, RecordCounters};
 use depmap_edges::EdgeKey;
 use depmap_flows::{
-    detect_format, DecoderCounters, DirectionHint, FlowDecoder, FlowDecoderConfig, FlowError,
-    FlowRecord, Format,
+    detect_format, DecoderCounters, FlowDecoder, FlowDecoderConfig, FlowError, FlowRecord, Format,
 };
 use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
 use depmap_wire::{decode, ipproto, Decoded, LinkType};
@@ -69,32 +66,6 @@ pub struct CollectArgs {
     pub flush_interval: String,
 }
 
-/// The aggregator's input from a decoded record.
-pub fn input(r: &FlowRecord) -> FlowInput {
-    FlowInput {
-        src: r.src,
-        dst: r.dst,
-        src_port: r.src_port,
-        dst_port: r.dst_port,
-        proto: r.proto,
-        packets: r.packets,
-        bytes: r.bytes,
-        reverse_packets: r.reverse_packets.unwrap_or(0),
-        reverse_bytes: r.reverse_bytes.unwrap_or(0),
-        biflow: r.reverse_packets.is_some() || r.reverse_bytes.is_some(),
-        start_ns: r.start_ns,
-        end_ns: r.end_ns,
-        tcp_flags: r.tcp_flags,
-        initiator: match r.direction {
-            Some(DirectionHint::SourceInitiated) => Initiator::Source,
-            Some(DirectionHint::DestinationInitiated) => Initiator::Destination,
-            _ => Initiator::Unknown,
-        },
-        sampling_rate: r.sampling_rate,
-        sampled: r.sampled,
-    }
-}
-
 /// Decoder + aggregator: the part shared by captures and listeners.
 pub struct Pipeline {
     decoder: FlowDecoder,
@@ -125,7 +96,7 @@ impl Pipeline {
             .decode(exporter, payload, received_ns, &mut self.records);
         for r in &self.records {
             self.ip_bytes += r.bytes + r.reverse_bytes.unwrap_or(0);
-            self.agg.add(&input(r));
+            self.agg.add(&r.edge_input());
         }
     }
 
