@@ -78,7 +78,8 @@ use std::net::IpAddr;
 use depmap_wire::{ipproto, tcpflags};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::direction::{self, Dir, Evidence, A_TO_B, B_TO_A, NONE};
+use crate::direction::{self, Dir, Evidence, A_TO_B, NONE};
+use crate::key::FlowKey;
 use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
 use crate::table::MAX_LISTENERS;
 
@@ -254,24 +255,6 @@ impl RecordCounters {
     }
 }
 
-/// An address as an integer (IPv4 as IPv4-mapped IPv6), as in the flow table.
-fn raw(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-/// A conversation's identity with its sides in canonical order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct PairKey {
-    a: u128,
-    b: u128,
-    a_port: u16,
-    b_port: u16,
-    proto: u8,
-}
-
 /// A record normalised: ports cleared for portless protocols, times ordered.
 #[derive(Clone, Copy, Debug)]
 struct Rec {
@@ -300,10 +283,10 @@ struct EdgeAgg {
 /// Groups flow records into conversations and edges. See the module docs.
 pub struct RecordAggregator {
     cfg: PairingConfig,
-    waiting: FxHashMap<PairKey, Waiting>,
+    waiting: FxHashMap<FlowKey, Waiting>,
     /// Waiting records in arrival order; entries whose `seq` no longer
     /// matches the table were paired and are skipped.
-    fifo: VecDeque<(PairKey, u64)>,
+    fifo: VecDeque<(FlowKey, u64)>,
     next_seq: u64,
     edges: FxHashMap<EdgeKey, EdgeAgg>,
     listeners: FxHashSet<(u128, u16, u8)>,
@@ -368,7 +351,13 @@ impl RecordAggregator {
             input.src_port = 0;
             input.dst_port = 0;
         }
-        let (key, dir) = canonical(&input);
+        let (key, dir) = FlowKey::of(
+            input.src,
+            input.src_port,
+            input.dst,
+            input.dst_port,
+            input.proto,
+        );
         let rec = Rec { input, dir, icmp };
         if input.end_ns > self.clock {
             self.clock = input.end_ns;
@@ -466,7 +455,7 @@ impl RecordAggregator {
 
     /// Folds one conversation (one record, or a pair in arrival order) into
     /// its edge.
-    fn fold(&mut self, key: PairKey, first: Option<Rec>, second: Option<Rec>) {
+    fn fold(&mut self, key: FlowKey, first: Option<Rec>, second: Option<Rec>) {
         let recs = [first, second];
         let recs = recs.iter().flatten();
         let mut pkts = [0u64; 2];
@@ -591,21 +580,7 @@ impl RecordAggregator {
             last_seen: end,
         };
         self.counters.conversations += 1;
-        let edge = if client == B_TO_A {
-            EdgeKey {
-                client: ip(key.b),
-                server: ip(key.a),
-                port: key.a_port,
-                proto: key.proto,
-            }
-        } else {
-            EdgeKey {
-                client: ip(key.a),
-                server: ip(key.b),
-                port: key.b_port,
-                proto: key.proto,
-            }
-        };
+        let edge = key.edge(client);
         let agg = self.edges.entry(edge).or_default();
         agg.stats.merge(&stats);
         agg.sampled |= sampled;
@@ -656,42 +631,6 @@ impl RecordAggregator {
         v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
         v.sort_unstable_by_key(|(k, a)| (*k, a.day));
         v
-    }
-}
-
-/// The canonical key of a record and the record's direction in it.
-fn canonical(i: &FlowInput) -> (PairKey, Dir) {
-    let (s, d) = (raw(i.src), raw(i.dst));
-    if (s, i.src_port) <= (d, i.dst_port) {
-        (
-            PairKey {
-                a: s,
-                b: d,
-                a_port: i.src_port,
-                b_port: i.dst_port,
-                proto: i.proto,
-            },
-            A_TO_B,
-        )
-    } else {
-        (
-            PairKey {
-                a: d,
-                b: s,
-                a_port: i.dst_port,
-                b_port: i.src_port,
-                proto: i.proto,
-            },
-            B_TO_A,
-        )
-    }
-}
-
-fn ip(raw: u128) -> IpAddr {
-    let v6 = std::net::Ipv6Addr::from(raw);
-    match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
     }
 }
 

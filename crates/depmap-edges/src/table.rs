@@ -8,7 +8,8 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
-use crate::direction::{self, Dir, Evidence, A_TO_B, B_TO_A, NONE};
+use crate::direction::{self, Dir, Evidence, A_TO_B, NONE};
+use crate::key::FlowKey;
 use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_HOUR, NANOS_PER_SEC};
 
 /// How many `(address, port, protocol)` listeners learned from handshakes are
@@ -86,67 +87,6 @@ const CLASS_TCP: usize = 0;
 const CLASS_TCP_CLOSED: usize = 1;
 const CLASS_OTHER: usize = 2;
 const CLASSES: usize = 3;
-
-/// An address as a plain integer: IPv6 as is, IPv4 as its IPv4-mapped IPv6
-/// form (::ffff:a.b.c.d). Flow keys hash and compare as integers, which is
-/// measurably cheaper than `IpAddr`'s enum on the per-packet path; the cost
-/// is that a packet from an IPv4-mapped IPv6 address shares its host's
-/// IPv4 identity, which is what it is.
-fn raw(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-/// The inverse of [`raw`].
-fn ip(raw: u128) -> IpAddr {
-    let v6 = std::net::Ipv6Addr::from(raw);
-    match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
-    }
-}
-
-/// A flow's identity with its two sides in canonical order (A <= B).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey {
-    a: u128,
-    b: u128,
-    a_port: u16,
-    b_port: u16,
-    proto: u8,
-}
-
-impl FlowKey {
-    /// The canonical key of a packet and the packet's direction in it.
-    fn of(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> (FlowKey, Dir) {
-        let (s, d) = (raw(src), raw(dst));
-        if (s, sport) <= (d, dport) {
-            (
-                FlowKey {
-                    a: s,
-                    b: d,
-                    a_port: sport,
-                    b_port: dport,
-                    proto,
-                },
-                A_TO_B,
-            )
-        } else {
-            (
-                FlowKey {
-                    a: d,
-                    b: s,
-                    a_port: dport,
-                    b_port: sport,
-                    proto,
-                },
-                B_TO_A,
-            )
-        }
-    }
-}
 
 /// 128-byte aligned: a flow spans two cache lines, and keeping them an
 /// aligned pair lets the adjacent-line prefetcher bring the second with the
@@ -570,9 +510,9 @@ impl FlowTable {
             } else {
                 dir
             };
-            (edge_key(&key, cd), cd)
+            (key.edge(cd), cd)
         } else {
-            (edge_key(&key, dir), dir)
+            (key.edge(dir), dir)
         };
         if dir == client_dir {
             stats.client_packets = e.pending_pkts;
@@ -663,7 +603,7 @@ impl FlowTable {
         flow.pkts = [0; 2];
         flow.bytes = [0; 2];
         flow.hours = 0;
-        let edge = edge_key(&key, client_dir);
+        let edge = key.edge(client_dir);
         self.edges.entry(edge).or_default().add(&stats, day, hours);
     }
 
@@ -840,24 +780,6 @@ impl EdgeAgg {
 
 fn hash_key(key: &FlowKey) -> u64 {
     FxBuildHasher.hash_one(key)
-}
-
-fn edge_key(key: &FlowKey, client_dir: Dir) -> EdgeKey {
-    if client_dir == B_TO_A {
-        EdgeKey {
-            client: ip(key.b),
-            server: ip(key.a),
-            port: key.a_port,
-            proto: key.proto,
-        }
-    } else {
-        EdgeKey {
-            client: ip(key.a),
-            server: ip(key.b),
-            port: key.b_port,
-            proto: key.proto,
-        }
-    }
 }
 
 #[cfg(test)]
