@@ -60,8 +60,7 @@ use depmap_edges::EdgeKey;
 use serde::Serialize;
 
 use crate::{
-    dot_escape, host_group, host_kind, labels_text, proto_name, rfc3339, service_name,
-    write_legend, Map,
+    dot_escape, host_group, host_kind, labels_text, proto_name, rfc3339, write_legend, Map,
 };
 
 /// The grouped JSON export's schema identifier. Its nodes are not all
@@ -568,23 +567,13 @@ impl GroupedMap<'_> {
                     .or_default()
                     .push(*ip),
                 GroupNode::Shared => {
-                    let mut services: Vec<(u8, u16)> = data
-                        .services
-                        .iter()
-                        .map(|(_, p, port)| (*p, *port))
-                        .collect();
-                    services.sort_by_key(|(proto, port)| (*port, *proto));
-                    services.dedup();
-                    let more = services.len().saturating_sub(6);
-                    services.truncate(6);
-                    let mut list = services
-                        .iter()
-                        .map(|&(p, port)| service_name(p, port))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if more > 0 {
-                        let _ = write!(list, " +{more} more");
-                    }
+                    let list = crate::service_list(
+                        data.services
+                            .iter()
+                            .map(|(_, p, port)| (*p, *port))
+                            .collect(),
+                        6,
+                    );
                     let servers: BTreeSet<IpAddr> =
                         data.services.iter().map(|(ip, _, _)| *ip).collect();
                     let _ = writeln!(

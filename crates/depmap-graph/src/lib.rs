@@ -611,23 +611,12 @@ impl Map {
     /// `tcp/80, tcp/443 +2 more`: the distinct `proto/port` of edges
     /// (indices in sorted order), up to four.
     fn ports_label(&self, list: &[usize]) -> String {
-        let mut ports: Vec<(u8, u16)> = list
-            .iter()
-            .map(|&i| (self.edges[i].0.proto, self.edges[i].0.port))
-            .collect();
-        ports.sort_by_key(|(proto, port)| (*port, *proto));
-        ports.dedup();
-        let more = ports.len().saturating_sub(4);
-        ports.truncate(4);
-        let mut label = ports
-            .iter()
-            .map(|&(proto, port)| service_name(proto, port))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if more > 0 {
-            let _ = write!(label, " +{more} more");
-        }
-        label
+        service_list(
+            list.iter()
+                .map(|&i| (self.edges[i].0.proto, self.edges[i].0.port))
+                .collect(),
+            4,
+        )
     }
 }
 
@@ -743,6 +732,24 @@ pub(crate) fn dot_preamble(s: &mut String, title: &str, nodesep: f64) {
         s,
         "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#5b7db1\", fontcolor=\"#33475b\", arrowsize=0.6];"
     );
+}
+
+/// `tcp/80, tcp/443, +2 more`: distinct (protocol, port) pairs sorted by
+/// port, at most `max` of them named.
+pub(crate) fn service_list(mut services: Vec<(u8, u16)>, max: usize) -> String {
+    services.sort_by_key(|(proto, port)| (*port, *proto));
+    services.dedup();
+    let more = services.len().saturating_sub(max);
+    services.truncate(max);
+    let mut list = services
+        .iter()
+        .map(|&(proto, port)| service_name(proto, port))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        let _ = write!(list, " +{more} more");
+    }
+    list
 }
 
 fn dot_escape(s: &str) -> String {
