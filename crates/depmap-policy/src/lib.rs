@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 
 use depmap_edges::calendar::civil;
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
-use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_SEC};
+use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_SEC};
 use depmap_graph::{proto_name, rfc3339};
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +89,20 @@ pub struct PolicyDraft {
     pub services: Vec<ServicePolicy>,
     /// Edges seen too little to allow or to drop without a person deciding.
     pub review: Vec<ReviewItem>,
+    /// Names learned from the traffic for the draft's addresses (address ->
+    /// names), filled by [`add_names`]; renderers use DNS names for
+    /// FQDN-based rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, Vec<LearnedName>>,
+}
+
+/// A name learned for an address, and how.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LearnedName {
+    /// The name, lower-case.
+    pub name: String,
+    /// Where it was learned: `dns`, `sni` or `http`.
+    pub source: String,
 }
 
 /// The learning window.
@@ -256,7 +270,39 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             })
             .collect(),
         review,
+        names: BTreeMap::new(),
     }
+}
+
+/// Records in `d.names` the learned names of every address the draft
+/// mentions (servers, allowed clients, review items), sorted; other
+/// addresses' names are left out.
+pub fn add_names(d: &mut PolicyDraft, names: &[NameRecord]) {
+    use std::collections::BTreeSet;
+    let mut used: BTreeSet<&str> = BTreeSet::new();
+    for s in &d.services {
+        used.insert(&s.server);
+        used.extend(s.allow.iter().map(|r| r.client.as_str()));
+    }
+    for r in &d.review {
+        used.insert(&r.client);
+        used.insert(&r.server);
+    }
+    let mut found: BTreeMap<String, Vec<LearnedName>> = BTreeMap::new();
+    for n in names {
+        let addr = n.address.to_string();
+        if used.contains(addr.as_str()) {
+            found.entry(addr).or_default().push(LearnedName {
+                name: n.name.clone(),
+                source: n.source.as_str().to_string(),
+            });
+        }
+    }
+    for v in found.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    d.names = found;
 }
 
 /// The draft as pretty-printed JSON.
@@ -314,6 +360,38 @@ mod tests {
         assert_eq!(s.allow[0].ticket.as_deref(), Some("CHG-1"));
         assert_eq!(d.review.len(), 1);
         assert_eq!(d.review[0].port, 22);
+        let back: PolicyDraft = serde_json::from_str(&to_json(&d)).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn names_of_the_drafts_addresses_only() {
+        let mut d = draft(&[edge("10.0.0.2", 443, 10, 35)], &DraftOptions::default());
+        let rec = |addr: &str, name: &str, source| NameRecord {
+            address: addr.parse().unwrap(),
+            name: name.into(),
+            source,
+            first_seen: 0,
+            last_seen: 1,
+        };
+        add_names(
+            &mut d,
+            &[
+                rec("10.0.0.9", "api.example", depmap_edges::NameSource::Sni),
+                rec("10.0.0.9", "api.example", depmap_edges::NameSource::Dns),
+                rec(
+                    "10.0.0.77",
+                    "elsewhere.example",
+                    depmap_edges::NameSource::Dns,
+                ),
+            ],
+        );
+        let got: Vec<_> = d.names["10.0.0.9"]
+            .iter()
+            .map(|n| (n.name.as_str(), n.source.as_str()))
+            .collect();
+        assert_eq!(got, [("api.example", "dns"), ("api.example", "sni")]);
+        assert_eq!(d.names.len(), 1);
         let back: PolicyDraft = serde_json::from_str(&to_json(&d)).unwrap();
         assert_eq!(back, d);
     }

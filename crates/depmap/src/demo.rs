@@ -112,7 +112,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
-    let d = draft(
+    let mut d = draft(
         map.edges(),
         &DraftOptions {
             ticket: Some("DEMO-1".to_string()),
@@ -121,6 +121,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             ..DraftOptions::default()
         },
     );
+    depmap_policy::add_names(&mut d, &store.names()?);
     fs::write(&policy, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", policy.display()))?;
     println!(

@@ -85,7 +85,8 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
         expires,
         generated_at: now,
     };
-    let d = draft_window(&store.activity()?, from, to, a.min_days, &opts);
+    let mut d = draft_window(&store.activity()?, from, to, a.min_days, &opts);
+    depmap_policy::add_names(&mut d, &store.names()?);
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let rules: usize = d.services.iter().map(|s| s.allow.len()).sum();
