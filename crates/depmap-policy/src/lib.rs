@@ -36,6 +36,15 @@ use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_SEC};
 use depmap_graph::{proto_name, rfc3339};
 use serde::{Deserialize, Serialize};
 
+mod diff;
+mod exceptions;
+mod unused;
+pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, Side, DIFF_SCHEMA};
+pub use exceptions::{
+    apply_exceptions, client_matches, Exception, ExceptionMark, ExceptionState, ExpiredException,
+};
+pub use unused::{unused, UnusedReport, UnusedRule, GRACE_DAYS};
+
 /// The draft document's schema identifier.
 pub const POLICY_SCHEMA: &str = "depmap.policy/v1";
 
@@ -94,6 +103,10 @@ pub struct PolicyDraft {
     /// FQDN-based rules.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub names: BTreeMap<String, Vec<LearnedName>>,
+    /// Exceptions that had expired when the draft was made, left out of it
+    /// ([`apply_exceptions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_exceptions: Vec<ExpiredException>,
 }
 
 /// A name learned for an address, and how.
@@ -142,6 +155,10 @@ pub struct AllowRule {
     pub ticket: Option<String>,
     /// When the rule expires (RFC 3339), if it does.
     pub expires: Option<String>,
+    /// Set when the rule is a time-bound exception rather than learned
+    /// from traffic ([`apply_exceptions`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionMark>,
 }
 
 /// The observed traffic behind a rule.
@@ -248,6 +265,7 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
                 owner: opts.owner.clone(),
                 ticket: opts.ticket.clone(),
                 expires: opts.expires.map(rfc3339),
+                exception: None,
             });
     }
     PolicyDraft {
@@ -271,6 +289,7 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             .collect(),
         review,
         names: BTreeMap::new(),
+        expired_exceptions: Vec::new(),
     }
 }
 
@@ -547,16 +566,15 @@ pub fn simulate(
     from_day: Option<i32>,
     to_day: Option<i32>,
 ) -> Vec<Denied> {
-    use std::collections::BTreeSet;
-    let allowed: BTreeSet<(String, String, u16, String)> = policy
-        .services
-        .iter()
-        .flat_map(|s| {
-            s.allow
-                .iter()
-                .map(move |r| (r.client.clone(), s.server.clone(), s.port, s.proto.clone()))
-        })
-        .collect();
+    // Per service, its clients: addresses or networks (exceptions may
+    // allow a CIDR).
+    let mut allowed: BTreeMap<(String, u16, String), Vec<&str>> = BTreeMap::new();
+    for s in &policy.services {
+        allowed
+            .entry((s.server.clone(), s.port, s.proto.clone()))
+            .or_default()
+            .extend(s.allow.iter().map(|r| r.client.as_str()));
+    }
     let mut denied: BTreeMap<EdgeKey, Denied> = BTreeMap::new();
     for (k, a) in activity {
         if from_day.is_some_and(|f| a.day < f) || to_day.is_some_and(|t| a.day > t) {
@@ -568,7 +586,11 @@ pub fn simulate(
             k.port,
             proto_name(k.proto),
         );
-        if allowed.contains(&key) {
+        let service = (key.1.clone(), key.2, key.3.clone());
+        if allowed
+            .get(&service)
+            .is_some_and(|clients| clients.iter().any(|c| client_matches(c, k.client)))
+        {
             continue;
         }
         let entry = denied.entry(*k).or_insert_with(|| Denied {

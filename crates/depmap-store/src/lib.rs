@@ -34,6 +34,9 @@ use std::str::FromStr;
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod policy;
+pub use policy::{AuditRow, ExceptionRow, NewException, NewPolicyVersion, PolicyVersion};
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Append only: never edit a migration that has shipped.
 pub const MIGRATIONS: &[&str] = &[
@@ -100,6 +103,9 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE edges ADD COLUMN sources INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE edges ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
     UPDATE edges SET sources = 1;",
+    // 5: the policy lifecycle: versioned drafts, time-bound exceptions and
+    // an append-only audit trail (see policy.rs and docs/STORE.md).
+    policy::MIGRATION_5,
 ];
 
 /// `edges.sources` bit: figures from captured packets.
