@@ -325,6 +325,26 @@ mod tests {
         assert_eq!(after.expired_exceptions[0].ticket, "INC-1");
         let back: PolicyDraft = serde_json::from_str(&crate::to_json(&inside)).unwrap();
         assert_eq!(back, inside);
+
+        // Simulation lets the exception's network through while it lasts.
+        let from_net = EdgeKey {
+            client: "10.0.8.77".parse().unwrap(),
+            server: "10.0.0.9".parse().unwrap(),
+            port: 443,
+            proto: 6,
+        };
+        let act = [(
+            from_net,
+            depmap_edges::DayActivity {
+                day: 0,
+                hours: 1,
+                connections: 1,
+                packets: 2,
+                bytes: 100,
+            },
+        )];
+        assert!(crate::simulate(&inside, &act, None, None).is_empty());
+        assert_eq!(crate::simulate(&after, &act, None, None).len(), 1);
     }
 
     #[test]

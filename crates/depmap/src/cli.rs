@@ -199,6 +199,22 @@ pub enum PolicyCommand {
     /// Replay recorded traffic against a draft and list what it would deny
     /// (exit status 3 when it would deny something, 0 when it allows all).
     Simulate(PolicySimulateArgs),
+    /// The stored draft versions.
+    List(crate::policy_life::ListArgs),
+    /// Print a stored draft version (JSON).
+    Show(crate::policy_life::ShowArgs),
+    /// Rules added, removed and changed between two drafts (versions or files).
+    Diff(crate::policy_life::DiffArgs),
+    /// Make an old version the newest again (a new version; nothing is deleted).
+    Rollback(crate::policy_life::RollbackArgs),
+    /// Add a time-bound exception (an allow drafts carry until it expires);
+    /// `except list`, `except revoke ID`.
+    Except(crate::policy_life::ExceptArgs),
+    /// The append-only audit trail of drafts and exceptions.
+    Audit(crate::policy_life::AuditArgs),
+    /// A draft's rules without traffic for N days (periodic rules wait for
+    /// their next expected occurrence).
+    Unused(crate::policy_life::UnusedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +245,10 @@ pub struct PolicyDraftArgs {
     /// Where to write the draft (JSON, docs/POLICY.md).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Who drafts, for the stored version and the audit trail [default:
+    /// $SUDO_USER, else $USER].
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -247,4 +267,12 @@ pub struct PolicySimulateArgs {
     /// Print the denied edges as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Replay these packet captures (pcap/pcapng) instead of the store,
+    /// through the same aggregation as `ingest`, storing nothing.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub pcap: Vec<PathBuf>,
+    /// Replay the flow exports (NetFlow/IPFIX/sFlow) inside these captures
+    /// instead of the store, as `ingest --flows` reads them, storing nothing.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub flows: Vec<PathBuf>,
 }

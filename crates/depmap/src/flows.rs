@@ -137,16 +137,16 @@ impl Pipeline {
 
 /// What one capture contributed to the flow pipeline.
 #[derive(Debug, Default)]
-struct CaptureReport {
-    frames: u64,
+pub struct CaptureReport {
+    pub frames: u64,
     /// UDP datagrams whose payload detected as an export format.
-    exports: u64,
+    pub exports: u64,
     /// Frames that were not UDP over IP.
-    not_udp: u64,
+    pub not_udp: u64,
     /// UDP datagrams that are not flow exports (by their header).
-    not_export: u64,
+    pub not_export: u64,
     /// Non-first fragments of UDP datagrams (not reassembled: skipped).
-    fragments: u64,
+    pub fragments: u64,
 }
 
 /// `depmap ingest --flows FILE...`.
@@ -192,37 +192,7 @@ fn ingest_file(store: &mut Store, path: &Path, force: bool) -> anyhow::Result<()
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
-    let mut report = CaptureReport::default();
-    let mut pipe = Pipeline::default();
-    let mut last_linktype = u32::MAX;
-    let mut link = LinkType::Other(u32::MAX);
-    let read = reader.for_each_frame(|frame| {
-        report.frames += 1;
-        if frame.linktype != last_linktype {
-            last_linktype = frame.linktype;
-            link = LinkType::from_linktype(frame.linktype);
-        }
-        let pkt = match decode(link, frame.data, frame.wire_len) {
-            Ok(Decoded::Ip(p)) if p.proto == ipproto::UDP => p,
-            _ => {
-                report.not_udp += 1;
-                return;
-            }
-        };
-        if pkt.is_later_fragment() {
-            report.fragments += 1;
-            return;
-        }
-        let payload = pkt.app_payload(frame.data);
-        if detect_format(payload).is_err() {
-            report.not_export += 1;
-            return;
-        }
-        report.exports += 1;
-        let exporter = SocketAddr::new(pkt.src, pkt.src_port);
-        pipe.datagram(exporter, payload, frame.ts_nanos);
-    });
-    pipe.finish();
+    let (report, mut pipe, read) = read_exports(&mut reader);
     let (batch, sampled) = pipe.take();
     let dc = pipe.decoder();
     let ac = pipe.aggregator();
@@ -270,6 +240,51 @@ fn ingest_file(store: &mut Store, path: &Path, force: bool) -> anyhow::Result<()
         ));
     }
     Ok(())
+}
+
+/// Decodes the flow exports inside one capture (UDP datagrams, as if
+/// received on the wire) and aggregates their records, with what it
+/// counted: the pipeline `ingest --flows` stores and `policy simulate
+/// --flows` replays. The read error, if any, comes with what was read before it.
+pub fn read_exports<R: std::io::Read + Send>(
+    reader: &mut FileReader<R>,
+) -> (
+    CaptureReport,
+    Pipeline,
+    Result<depmap_capture::ReadSummary, depmap_capture::CaptureError>,
+) {
+    let mut report = CaptureReport::default();
+    let mut pipe = Pipeline::default();
+    let mut last_linktype = u32::MAX;
+    let mut link = LinkType::Other(u32::MAX);
+    let read = reader.for_each_frame(|frame| {
+        report.frames += 1;
+        if frame.linktype != last_linktype {
+            last_linktype = frame.linktype;
+            link = LinkType::from_linktype(frame.linktype);
+        }
+        let pkt = match decode(link, frame.data, frame.wire_len) {
+            Ok(Decoded::Ip(p)) if p.proto == ipproto::UDP => p,
+            _ => {
+                report.not_udp += 1;
+                return;
+            }
+        };
+        if pkt.is_later_fragment() {
+            report.fragments += 1;
+            return;
+        }
+        let payload = pkt.app_payload(frame.data);
+        if detect_format(payload).is_err() {
+            report.not_export += 1;
+            return;
+        }
+        report.exports += 1;
+        let exporter = SocketAddr::new(pkt.src, pkt.src_port);
+        pipe.datagram(exporter, payload, frame.ts_nanos);
+    });
+    pipe.finish();
+    (report, pipe, read)
 }
 
 fn now_ns() -> i64 {

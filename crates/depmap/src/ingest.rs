@@ -212,6 +212,64 @@ pub fn ingest_file(
         },
         path.display().to_string(),
     )?;
+    let (mut report, batch, read) = aggregate(&mut reader, path, size, cfg);
+    // A complete read passed every byte through the hasher; a read that
+    // stopped early did not, so hash the whole file again.
+    let hash = match (&read, hasher.lock()) {
+        (Ok(_), Ok(h)) => hex128(h.digest128()),
+        _ => content_hash(path)?,
+    };
+    let ingest = NewIngest {
+        content_hash: hash,
+        fingerprint,
+        source: path.display().to_string(),
+        kind: match report.format {
+            Some(FileFormat::PcapNg) => "pcapng",
+            _ => "pcap",
+        }
+        .to_string(),
+        size_bytes: size,
+        ingested_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0),
+        frames: report.frames,
+        packets: report.ip_packets,
+        ip_bytes: report.ip_bytes,
+        malformed: report.malformed_total(),
+        complete: read.is_ok(),
+        error: read.as_ref().err().map(|e| e.to_string()),
+    };
+    report.upsert = store
+        .commit_ingest(&ingest, &batch)
+        .with_context(|| format!("storing the edges of {}", path.display()))?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(match read {
+        Ok(_) => Outcome::Done(report),
+        Err(e) => {
+            let stored = report.ip_packets;
+            Outcome::Partial(
+                report,
+                anyhow::anyhow!("{e}; the edges of the {stored} IP packets before it were stored"),
+            )
+        }
+    })
+}
+
+/// Reads one capture through the decoder and the flow table into edges,
+/// per-day activity and names, with what it counted: the aggregation
+/// `ingest` stores and `policy simulate --pcap` replays. The read error, if
+/// the file is truncated or corrupt, comes back with what was read before it.
+pub fn aggregate<R: Read + Send>(
+    reader: &mut FileReader<R>,
+    path: &Path,
+    size: u64,
+    cfg: FlowConfig,
+) -> (
+    FileReport,
+    Batch,
+    Result<depmap_capture::ReadSummary, depmap_capture::CaptureError>,
+) {
     let mut report = FileReport {
         size,
         format: Some(reader.format()),
@@ -284,47 +342,7 @@ pub fn ingest_file(
     };
     report.edges = batch.edges.len();
     report.names = batch.names.len();
-    // A complete read passed every byte through the hasher; a read that
-    // stopped early did not, so hash the whole file again.
-    let hash = match (&read, hasher.lock()) {
-        (Ok(_), Ok(h)) => hex128(h.digest128()),
-        _ => content_hash(path)?,
-    };
-    let ingest = NewIngest {
-        content_hash: hash,
-        fingerprint,
-        source: path.display().to_string(),
-        kind: match report.format {
-            Some(FileFormat::PcapNg) => "pcapng",
-            _ => "pcap",
-        }
-        .to_string(),
-        size_bytes: size,
-        ingested_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0),
-        frames: report.frames,
-        packets: report.ip_packets,
-        ip_bytes: report.ip_bytes,
-        malformed: report.malformed_total(),
-        complete: read.is_ok(),
-        error: read.as_ref().err().map(|e| e.to_string()),
-    };
-    report.upsert = store
-        .commit_ingest(&ingest, &batch)
-        .with_context(|| format!("storing the edges of {}", path.display()))?;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(match read {
-        Ok(_) => Outcome::Done(report),
-        Err(e) => {
-            let stored = report.ip_packets;
-            Outcome::Partial(
-                report,
-                anyhow::anyhow!("{e}; the edges of the {stored} IP packets before it were stored"),
-            )
-        }
-    })
+    (report, batch, read)
 }
 
 /// Learns server names from a packet's payload: DNS answers in responses,

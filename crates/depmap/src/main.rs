@@ -9,6 +9,7 @@ mod flows;
 mod ingest;
 mod inventory;
 mod policy;
+mod policy_life;
 mod prune;
 
 use std::process::ExitCode;

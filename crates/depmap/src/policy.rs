@@ -1,14 +1,15 @@
-//! `depmap policy draft` and `depmap policy simulate`.
+//! `depmap policy draft` and `depmap policy simulate`; the lifecycle
+//! commands are in `policy_life`.
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_edges::calendar::days_from_civil;
-use depmap_policy::{draft_window, simulate, DraftOptions, PolicyDraft};
+use depmap_policy::{draft_window, simulate, DraftOptions};
 use depmap_store::Store;
 
 use crate::cli::{PolicyArgs, PolicyCommand, PolicyDraftArgs, PolicySimulateArgs};
+use crate::policy_life;
 
 /// Exit status of `policy simulate` when the policy would deny traffic.
 const EXIT_WOULD_DENY: u8 = 3;
@@ -17,11 +18,18 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         PolicyCommand::Draft(a) => draft_cmd(a),
         PolicyCommand::Simulate(a) => simulate_cmd(a),
+        PolicyCommand::List(a) => policy_life::list(a),
+        PolicyCommand::Show(a) => policy_life::show(a),
+        PolicyCommand::Diff(a) => policy_life::diff(a),
+        PolicyCommand::Rollback(a) => policy_life::rollback(a),
+        PolicyCommand::Except(a) => policy_life::except(a),
+        PolicyCommand::Audit(a) => policy_life::audit(a),
+        PolicyCommand::Unused(a) => policy_life::unused(a),
     }
 }
 
 /// A day given as `YYYY-MM-DD` (or an RFC 3339 time, whose UTC day counts).
-fn parse_day(flag: &str, value: &str) -> anyhow::Result<i32> {
+pub fn parse_day(flag: &str, value: &str) -> anyhow::Result<i32> {
     let bad =
         || anyhow::anyhow!("{flag} {value:?} is not a date; use YYYY-MM-DD (UTC), e.g. 2026-10-02");
     let date = value.get(..10).ok_or_else(bad)?;
@@ -64,11 +72,8 @@ fn window(
 
 fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = window(&a.from, &a.to)?;
-    let store = Store::open_existing(&a.db.db)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
+    let mut store = Store::open_existing(&a.db.db)?;
+    let now = policy_life::now()?;
     let expires = a
         .expires
         .as_deref()
@@ -87,8 +92,10 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
     };
     let mut d = draft_window(&store.activity()?, from, to, a.min_days, &opts);
     depmap_policy::add_names(&mut d, &store.names()?);
+    let expired = policy_life::apply_exceptions(&store, &mut d, now)?;
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", a.out.display()))?;
+    let version = policy_life::store_draft(&mut store, &d, &expired, now, &a.by)?;
     let rules: usize = d.services.iter().map(|s| s.allow.len()).sum();
     println!(
         "wrote {}: {} services, {} allow rules, {} edges for review, default deny",
@@ -97,6 +104,17 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
         rules,
         d.review.len()
     );
+    println!(
+        "stored as version {} in {}",
+        version.id,
+        store.path().display()
+    );
+    for e in &d.expired_exceptions {
+        println!(
+            "expired exception #{} ({}) left out: {} -> {}:{}/{}",
+            e.id, e.ticket, e.client, e.server, e.port, e.proto
+        );
+    }
     for w in &d.warnings {
         println!("warning: {w}");
     }
@@ -105,16 +123,9 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
 
 fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = window(&a.from, &a.to)?;
-    let text = std::fs::read_to_string(&a.policy)
-        .with_context(|| format!("cannot read {}", a.policy.display()))?;
-    let policy: PolicyDraft = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a depmap policy draft (make one with `depmap policy draft`)",
-            a.policy.display()
-        )
-    })?;
-    let store = Store::open_existing(&a.db.db)?;
-    let denied = simulate(&policy, &store.activity()?, from, to);
+    let policy = policy_life::read_draft(&a.policy)?;
+    let activity = policy_life::traffic(&a.db.db, &a.pcap, &a.flows)?;
+    let denied = simulate(&policy, &activity, from, to);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&denied)?);
     } else if denied.is_empty() {

@@ -1,6 +1,9 @@
 //! The `depmap` binary end to end: real files, a real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::captures;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,16 +20,6 @@ fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn captures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captures");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: ../shared/data is not present");
-        None
-    }
 }
 
 /// A tiny valid pcap (one UDP packet 10.0.0.1:40000 -> 10.0.0.2:53) made here,

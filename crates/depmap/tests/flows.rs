@@ -3,10 +3,13 @@
 //! receiving the same datagrams over loopback UDP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::captures;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,16 +28,6 @@ fn depmap(args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn captures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captures");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: ../shared/data is not present");
-        None
-    }
 }
 
 /// A store's edges, their origins, and the command's output.

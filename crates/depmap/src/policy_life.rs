@@ -1,0 +1,819 @@
+//! The policy lifecycle: `depmap policy list|show|diff|rollback|except|audit|unused`,
+//! the versions `policy draft` stores, and the traffic `policy simulate`
+//! replays from capture files.
+//!
+//! The clock is read once per command ([`now`]); `DEPMAP_NOW` (RFC 3339)
+//! replaces it, as a testing aid. The decisions (diff, exceptions, unused)
+//! are in `depmap_policy`, the tables in `depmap_store::policy`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use depmap_capture::{Cidr, FileReader};
+use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
+use depmap_graph::{proto_name, rfc3339};
+use depmap_policy::{Exception, PolicyDraft};
+use depmap_store::{ExceptionRow, NewException, NewPolicyVersion, PolicyVersion, Store};
+
+use crate::cli::{DbArg, ReportFormat};
+
+/// The variable that replaces the clock (RFC 3339), for tests.
+pub const NOW_VAR: &str = "DEPMAP_NOW";
+
+/// The time of this command: `DEPMAP_NOW` if set, else the system clock
+/// (ns since the epoch).
+pub fn now() -> anyhow::Result<i64> {
+    if let Ok(text) = std::env::var(NOW_VAR) {
+        let t = humantime::parse_rfc3339_weak(&text).with_context(|| {
+            format!("{NOW_VAR}={text:?} is not an RFC 3339 time such as 2026-11-21T10:00:00Z")
+        })?;
+        return Ok(t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0));
+    }
+    Ok(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0))
+}
+
+/// Who is making a change: `--by`, else `$SUDO_USER`, else `$USER`.
+pub fn who(by: &Option<String>) -> String {
+    by.clone()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| std::env::var("SUDO_USER").ok().filter(|v| !v.is_empty()))
+        .or_else(|| std::env::var("USER").ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Reads a draft file.
+pub fn read_draft(path: &Path) -> anyhow::Result<PolicyDraft> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_draft(&text, &path.display().to_string())
+}
+
+fn parse_draft(text: &str, what: &str) -> anyhow::Result<PolicyDraft> {
+    serde_json::from_str(text).with_context(|| {
+        format!("{what} is not a depmap policy draft (make one with `depmap policy draft`)")
+    })
+}
+
+fn to_library(e: &ExceptionRow) -> Exception {
+    let x = &e.exception;
+    Exception {
+        id: e.id,
+        client: x.client.clone(),
+        server: x.server.clone(),
+        port: x.port,
+        proto: x.proto.clone(),
+        created_at: x.created_at,
+        expires_at: x.expires_at,
+        ticket: x.ticket.clone(),
+        reason: x.reason.clone(),
+        author: x.author.clone(),
+        revoked: e.revoked_at.is_some(),
+    }
+}
+
+/// Adds the store's exceptions active at `now` to a fresh draft and lists
+/// the expired ones in it (`depmap_policy::apply_exceptions`). Returns the
+/// expired ones, for [`store_draft`] to audit.
+pub fn apply_exceptions(
+    store: &Store,
+    d: &mut PolicyDraft,
+    now: i64,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let all: Vec<Exception> = store.exceptions()?.iter().map(to_library).collect();
+    let expired = depmap_policy::apply_exceptions(d, &all, now);
+    Ok(all
+        .iter()
+        .filter(|e| expired.contains(&e.id))
+        .map(|e| (e.id, e.describe()))
+        .collect())
+}
+
+/// Stores a draft as the next version (audited as `draft`), and audits
+/// once each exception it left out because it had expired.
+pub fn store_draft(
+    store: &mut Store,
+    d: &PolicyDraft,
+    expired: &[(i64, String)],
+    now: i64,
+    by: &Option<String>,
+) -> anyhow::Result<PolicyVersion> {
+    let author = who(by);
+    let exceptions: Vec<String> = d
+        .services
+        .iter()
+        .flat_map(|s| s.allow.iter())
+        .filter_map(|r| r.exception.as_ref().map(|m| format!("#{}", m.id)))
+        .collect();
+    let ticket = d
+        .services
+        .iter()
+        .flat_map(|s| s.allow.iter())
+        .find(|r| r.exception.is_none())
+        .and_then(|r| r.ticket.clone());
+    let note = format!(
+        "{} rules in {} services, {} for review; exceptions included: {}; expired left out: {}",
+        rule_count(d),
+        d.services.len(),
+        d.review.len(),
+        list_or_none(&exceptions),
+        list_or_none(
+            &expired
+                .iter()
+                .map(|(id, _)| format!("#{id}"))
+                .collect::<Vec<_>>()
+        )
+    );
+    let v = store.add_policy_version(
+        &NewPolicyVersion {
+            created_at: now,
+            author: author.clone(),
+            ticket,
+            draft: depmap_policy::to_json(d),
+            note,
+        },
+        "draft",
+    )?;
+    store.note_expired_exceptions(expired, now, &author)?;
+    Ok(v)
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn rule_count(d: &PolicyDraft) -> usize {
+    d.services.iter().map(|s| s.allow.len()).sum()
+}
+
+/// The traffic `policy simulate` replays: capture files (packets, or flow
+/// exports inside captures) run through the same aggregation as `ingest`
+/// without touching any store, else the store's per-day activity.
+pub fn traffic(
+    db: &Path,
+    pcap: &[PathBuf],
+    flows: &[PathBuf],
+) -> anyhow::Result<Vec<(EdgeKey, DayActivity)>> {
+    if pcap.is_empty() && flows.is_empty() {
+        return Ok(Store::open_existing(db)?.activity()?);
+    }
+    let mut out = Vec::new();
+    for path in pcap {
+        let mut reader = FileReader::open(path)?;
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        let (report, batch, read) =
+            crate::ingest::aggregate(&mut reader, path, size, FlowConfig::default());
+        eprintln!(
+            "replayed {}: {} frames, {} IP packets, {} edges",
+            path.display(),
+            report.frames,
+            report.ip_packets,
+            report.edges
+        );
+        if let Err(e) = read {
+            eprintln!(
+                "depmap: warning: {e}; simulating the {} IP packets before it",
+                report.ip_packets
+            );
+        }
+        out.extend(batch.activity);
+    }
+    for path in flows {
+        let mut reader = FileReader::open(path)?;
+        let (report, mut pipe, read) = crate::flows::read_exports(&mut reader);
+        let (batch, _) = pipe.take();
+        eprintln!(
+            "replayed the flow exports in {}: {} export datagrams, {} flow records, {} edges",
+            path.display(),
+            report.exports,
+            pipe.aggregator().records,
+            batch.edges.len()
+        );
+        if report.exports == 0 {
+            eprintln!(
+                "depmap: warning: {} holds no NetFlow/IPFIX/sFlow datagrams; \
+                 use --pcap for a packet capture",
+                path.display()
+            );
+        }
+        if let Err(e) = read {
+            eprintln!("depmap: warning: {e}; simulating the records before it");
+        }
+        out.extend(batch.activity);
+    }
+    Ok(out)
+}
+
+// ---- flags ---------------------------------------------------------------
+
+/// `policy list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+/// `policy show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The version number (from `policy list`).
+    #[arg(value_name = "VERSION")]
+    pub version: String,
+}
+
+/// `policy diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The older draft: a version number or a draft file.
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The newer draft: a version number or a draft file.
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Output format (JSON schema in docs/POLICY.md).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+/// `policy rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The version whose content becomes the newest version.
+    #[arg(value_name = "VERSION")]
+    pub version: String,
+    /// Also write the draft to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The change ticket for the rollback.
+    #[arg(long, value_name = "TICKET")]
+    pub ticket: Option<String>,
+    /// Who rolls back [default: $SUDO_USER, else $USER].
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+}
+
+/// `policy except`: add an exception, or list or revoke them.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ExceptArgs {
+    #[command(subcommand)]
+    pub command: Option<ExceptCommand>,
+    #[command(flatten)]
+    pub add: ExceptAddArgs,
+}
+
+/// `policy except list|revoke`.
+#[derive(Debug, Subcommand)]
+pub enum ExceptCommand {
+    /// Every exception with its state now (active, expired, revoked).
+    List(ExceptListArgs),
+    /// End an exception before it expires (it is kept, marked revoked).
+    Revoke(ExceptRevokeArgs),
+}
+
+/// `policy except --client ... --server ...`.
+#[derive(Debug, Args)]
+pub struct ExceptAddArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The client: an address or a network (10.0.9.7, 10.0.9.0/24).
+    #[arg(long, value_name = "IP|CIDR", required = true)]
+    pub client: Option<String>,
+    /// The server's address.
+    #[arg(long, value_name = "IP", required = true)]
+    pub server: Option<String>,
+    /// The server's port.
+    #[arg(long, value_name = "N", required = true)]
+    pub port: Option<u16>,
+    /// The protocol (tcp, udp, sctp, ... or a number).
+    #[arg(long, value_name = "PROTO", default_value = "tcp")]
+    pub proto: String,
+    /// How long the exception lasts from now (2h, 3d, ...).
+    #[arg(long, value_name = "DURATION", required = true)]
+    pub ttl: Option<String>,
+    /// The change ticket.
+    #[arg(long, value_name = "TICKET", required = true)]
+    pub ticket: Option<String>,
+    /// Why it is needed.
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: Option<String>,
+    /// Who grants it [default: $SUDO_USER, else $USER].
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+}
+
+/// `policy except list`.
+#[derive(Debug, Args)]
+pub struct ExceptListArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+/// `policy except revoke`.
+#[derive(Debug, Args)]
+pub struct ExceptRevokeArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The exception's number (from `policy except list`).
+    #[arg(value_name = "ID")]
+    pub id: i64,
+    /// The change ticket for the revocation.
+    #[arg(long, value_name = "TICKET")]
+    pub ticket: Option<String>,
+    /// Who revokes it [default: $SUDO_USER, else $USER].
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+}
+
+/// `policy audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+/// `policy unused`.
+#[derive(Debug, Args)]
+pub struct UnusedArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The draft whose rules to check.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// A rule is unused after this many days without traffic (30, 60, 90).
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub days: u32,
+    /// The day to count back from (YYYY-MM-DD, UTC) [default: the last day
+    /// with stored data].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+// ---- commands ------------------------------------------------------------
+
+fn version_number(text: &str) -> anyhow::Result<i64> {
+    text.trim_start_matches(['v', 'V'])
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| {
+            format!("{text:?} is not a version number; `depmap policy list` shows them")
+        })
+}
+
+fn get_version(store: &Store, text: &str) -> anyhow::Result<PolicyVersion> {
+    let n = version_number(text)?;
+    store.policy_version(n)?.with_context(|| {
+        format!(
+            "{}: no policy version {n}; `depmap policy list --db {}` shows the versions",
+            store.path().display(),
+            store.path().display()
+        )
+    })
+}
+
+fn print_table(head: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:w$}  "));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(head.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// A JSON value as a table cell: strings bare, `-` for null.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints report items as JSON, or as a table (`empty` when there are none).
+fn emit(
+    format: ReportFormat,
+    items: &[serde_json::Value],
+    empty: &str,
+    head: &[&str],
+    row: impl Fn(&serde_json::Value) -> Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    match format {
+        ReportFormat::Json => json_line(&items)?,
+        ReportFormat::Table if items.is_empty() => println!("{empty}"),
+        ReportFormat::Table => {
+            let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+            print_table(head, &rows);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `policy list`.
+pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(&a.db.db)?;
+    let rows: Vec<serde_json::Value> = store
+        .policy_versions()?
+        .iter()
+        .map(|v| {
+            let rules = parse_draft(&v.draft, &format!("version {}", v.id))
+                .map(|d| rule_count(&d))
+                .ok();
+            serde_json::json!({
+                "version": v.id,
+                "created_at": rfc3339(v.created_at),
+                "author": v.author,
+                "ticket": v.ticket,
+                "rules": rules,
+                "content_hash": v.content_hash,
+                "note": v.note,
+            })
+        })
+        .collect();
+    emit(
+        a.format,
+        &rows,
+        "no policy versions yet; `depmap policy draft` stores one",
+        &[
+            "VERSION", "CREATED", "AUTHOR", "TICKET", "RULES", "HASH", "NOTE",
+        ],
+        |r| {
+            let hash = cell(&r["content_hash"]);
+            vec![
+                cell(&r["version"]),
+                cell(&r["created_at"]),
+                cell(&r["author"]),
+                cell(&r["ticket"]),
+                cell(&r["rules"]),
+                hash.get(9..21).unwrap_or(&hash).to_string(),
+                cell(&r["note"]),
+            ]
+        },
+    )
+}
+
+/// `policy show`.
+pub fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(&a.db.db)?;
+    let v = get_version(&store, &a.version)?;
+    println!("{}", v.draft.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A diff side: a draft file if the path exists, else a stored version.
+fn resolve(
+    db: &Path,
+    store: &mut Option<Store>,
+    text: &str,
+) -> anyhow::Result<(String, PolicyDraft)> {
+    let path = Path::new(text);
+    if path.is_file() {
+        return Ok((text.to_string(), read_draft(path)?));
+    }
+    if version_number(text).is_err() {
+        anyhow::bail!(
+            "{text:?} is neither a draft file nor a version number (see `depmap policy list`)"
+        );
+    }
+    if store.is_none() {
+        *store = Some(Store::open_existing(db)?);
+    }
+    let Some(s) = store.as_ref() else {
+        anyhow::bail!("cannot open {}", db.display());
+    };
+    let v = get_version(s, text)?;
+    let label = format!("version {}", v.id);
+    let d = parse_draft(&v.draft, &label)?;
+    Ok((label, d))
+}
+
+/// `policy diff`.
+pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
+    let mut store = None;
+    let (la, da) = resolve(&a.db.db, &mut store, &a.a)?;
+    let (lb, db) = resolve(&a.db.db, &mut store, &a.b)?;
+    let d = depmap_policy::diff(&da, &la, &db, &lb);
+    match a.format {
+        ReportFormat::Json => json_line(&d)?,
+        ReportFormat::Table => print!("{}", depmap_policy::diff_table(&d)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `policy rollback`.
+pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let now = now()?;
+    let mut store = Store::open_existing(&a.db.db)?;
+    let old = get_version(&store, &a.version)?;
+    let d = parse_draft(&old.draft, &format!("version {}", old.id))?;
+    if let Some(out) = &a.out {
+        std::fs::write(out, old.draft.trim_end().to_string() + "\n")
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    let v = store.add_policy_version(
+        &NewPolicyVersion {
+            created_at: now,
+            author: who(&a.by),
+            ticket: a.ticket.clone(),
+            draft: old.draft.clone(),
+            note: format!(
+                "rollback to version {} ({} rules in {} services)",
+                old.id,
+                rule_count(&d),
+                d.services.len()
+            ),
+        },
+        "rollback",
+    )?;
+    println!(
+        "version {}: the content of version {} ({}){}",
+        v.id,
+        old.id,
+        v.content_hash,
+        a.out
+            .as_ref()
+            .map(|o| format!(", written to {}", o.display()))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_proto(text: &str) -> anyhow::Result<String> {
+    let t = text.to_ascii_lowercase();
+    (0..=255u8)
+        .map(proto_name)
+        .find(|n| *n == t)
+        .with_context(|| format!("--proto {text:?}: use tcp, udp, sctp, ... or a protocol number"))
+}
+
+fn parse_client(text: &str) -> anyhow::Result<String> {
+    if text.contains('/') {
+        let c: Cidr = text
+            .parse()
+            .with_context(|| format!("--client {text:?}: use an address or ADDRESS/PREFIX"))?;
+        return Ok(c.to_string());
+    }
+    let ip: IpAddr = text
+        .parse()
+        .with_context(|| format!("--client {text:?}: use an address or ADDRESS/PREFIX"))?;
+    Ok(ip.to_canonical().to_string())
+}
+
+/// `policy except ...`.
+pub fn except(a: ExceptArgs) -> anyhow::Result<ExitCode> {
+    match a.command {
+        Some(ExceptCommand::List(l)) => except_list(l),
+        Some(ExceptCommand::Revoke(r)) => except_revoke(r),
+        None => except_add(a.add),
+    }
+}
+
+fn except_add(a: ExceptAddArgs) -> anyhow::Result<ExitCode> {
+    let missing = |flag: &str| anyhow::anyhow!("policy except needs {flag}");
+    let client = parse_client(&a.client.ok_or_else(|| missing("--client"))?)?;
+    let server_text = a.server.ok_or_else(|| missing("--server"))?;
+    let server: IpAddr = server_text
+        .parse()
+        .with_context(|| format!("--server {server_text:?} is not an IP address"))?;
+    let port = a.port.ok_or_else(|| missing("--port"))?;
+    let proto = parse_proto(&a.proto)?;
+    let ttl_text = a.ttl.ok_or_else(|| missing("--ttl"))?;
+    let ttl = humantime::parse_duration(&ttl_text)
+        .with_context(|| format!("--ttl {ttl_text:?} is not a duration; use e.g. 2h or 3d"))?;
+    if ttl.is_zero() {
+        anyhow::bail!("--ttl must be longer than zero");
+    }
+    let ticket = a.ticket.ok_or_else(|| missing("--ticket"))?;
+    let reason = a.reason.ok_or_else(|| missing("--reason"))?;
+    if ticket.trim().is_empty() || reason.trim().is_empty() {
+        anyhow::bail!("--ticket and --reason must not be empty: they are what a reviewer reads");
+    }
+    let now = now()?;
+    let mut store = Store::open_existing(&a.db.db)?;
+    let e = NewException {
+        client,
+        server: server.to_canonical().to_string(),
+        port,
+        proto,
+        created_at: now,
+        expires_at: now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX)),
+        ticket,
+        reason,
+        author: who(&a.by),
+    };
+    let row = ExceptionRow {
+        id: 0,
+        exception: e.clone(),
+        revoked_at: None,
+        expiry_noted: false,
+    };
+    let described = to_library(&row).describe();
+    let stored = store.add_exception(&e, &described)?;
+    println!(
+        "exception #{}: {}; ticket {}, by {}; drafts made before it expires include it",
+        stored.id, described, e.ticket, e.author
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn except_list(a: ExceptListArgs) -> anyhow::Result<ExitCode> {
+    let now = now()?;
+    let store = Store::open_existing(&a.db.db)?;
+    let rows = store.exceptions()?;
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let e = &r.exception;
+            serde_json::json!({
+                "id": r.id,
+                "state": to_library(r).state(now).name(),
+                "client": e.client,
+                "server": e.server,
+                "port": e.port,
+                "proto": e.proto,
+                "created_at": rfc3339(e.created_at),
+                "expires_at": rfc3339(e.expires_at),
+                "revoked_at": r.revoked_at.map(rfc3339),
+                "ticket": e.ticket,
+                "reason": e.reason,
+                "author": e.author,
+            })
+        })
+        .collect();
+    emit(
+        a.format,
+        &items,
+        "no exceptions",
+        &[
+            "ID", "STATE", "CLIENT", "SERVICE", "EXPIRES", "TICKET", "BY", "REASON",
+        ],
+        |r| {
+            vec![
+                format!("#{}", r["id"]),
+                cell(&r["state"]),
+                cell(&r["client"]),
+                format!("{}:{}/{}", cell(&r["server"]), r["port"], cell(&r["proto"])),
+                cell(&r["expires_at"]),
+                cell(&r["ticket"]),
+                cell(&r["author"]),
+                cell(&r["reason"]),
+            ]
+        },
+    )
+}
+
+fn except_revoke(a: ExceptRevokeArgs) -> anyhow::Result<ExitCode> {
+    let now = now()?;
+    let mut store = Store::open_existing(&a.db.db)?;
+    let by = who(&a.by);
+    match store.revoke_exception(a.id, now, &by, a.ticket.as_deref())? {
+        None => anyhow::bail!(
+            "{}: no exception #{}; `depmap policy except list` shows them",
+            store.path().display(),
+            a.id
+        ),
+        Some(r) if r.revoked_at != Some(now) => {
+            println!(
+                "exception #{} was already revoked at {}",
+                a.id,
+                r.revoked_at.map(rfc3339).unwrap_or_default()
+            );
+        }
+        Some(_) => println!("exception #{} revoked by {by}", a.id),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `policy audit`.
+pub fn audit(a: AuditArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(&a.db.db)?;
+    let items: Vec<serde_json::Value> = store
+        .audit()?
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "at": rfc3339(r.at), "who": r.who,
+                "action": r.action, "what": r.what, "ticket": r.ticket,
+            })
+        })
+        .collect();
+    emit(
+        a.format,
+        &items,
+        "the audit trail is empty",
+        &["ID", "AT", "WHO", "ACTION", "TICKET", "WHAT"],
+        |r| {
+            ["id", "at", "who", "action", "ticket", "what"]
+                .iter()
+                .map(|k| cell(&r[k]))
+                .collect()
+        },
+    )
+}
+
+/// `policy unused`.
+pub fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
+    if a.days == 0 {
+        anyhow::bail!("--days must be at least 1");
+    }
+    let d = read_draft(&a.policy)?;
+    let store = Store::open_existing(&a.db.db)?;
+    let as_of = match &a.as_of {
+        Some(v) => crate::policy::parse_day("--as-of", v)?,
+        None => store.last_activity_day()?.with_context(|| {
+            format!(
+                "{} holds no per-day activity to count back from; give --as-of DATE",
+                store.path().display()
+            )
+        })?,
+    };
+    let days = i32::try_from(a.days).unwrap_or(i32::MAX);
+    let r = depmap_policy::unused(&d, &store.activity()?, days, as_of);
+    if let ReportFormat::Json = a.format {
+        json_line(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} of {} learned rules unused for {} days or more as of {} ({} waiting for a periodic occurrence, {} exceptions not judged)",
+        r.unused.len(),
+        r.checked,
+        r.days,
+        r.as_of,
+        r.waiting.len(),
+        r.exceptions_skipped
+    );
+    let rows = |items: &[depmap_policy::UnusedRule], mark: &str| -> Vec<Vec<String>> {
+        items
+            .iter()
+            .map(|u| {
+                vec![
+                    mark.to_string(),
+                    format!("{}:{}/{}", u.server, u.port, u.proto),
+                    u.client.clone(),
+                    u.last_seen.clone().unwrap_or_else(|| "-".to_string()),
+                    u.why.clone(),
+                ]
+            })
+            .collect()
+    };
+    let mut table = rows(&r.unused, "unused");
+    table.extend(rows(&r.waiting, "waiting"));
+    if !table.is_empty() {
+        print_table(&["STATE", "SERVICE", "CLIENT", "LAST SEEN", "WHY"], &table);
+    }
+    Ok(ExitCode::SUCCESS)
+}
