@@ -95,7 +95,7 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
     let expired = policy_life::apply_exceptions(&store, &mut d, now)?;
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", a.out.display()))?;
-    let version = policy_life::store_draft(&mut store, &d, &expired, now, &a.by)?;
+    let version = policy_life::store_draft(&mut store, &d, &expired, now, &a.by, a.ticket.clone())?;
     let rules: usize = d.services.iter().map(|s| s.allow.len()).sum();
     println!(
         "wrote {}: {} services, {} allow rules, {} edges for review, default deny",

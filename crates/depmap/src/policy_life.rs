@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use depmap_capture::{Cidr, FileReader};
 use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
 use depmap_graph::{proto_name, rfc3339};
-use depmap_policy::{Exception, PolicyDraft};
+use depmap_policy::{Exception, ExceptionState, PolicyDraft};
 use depmap_store::{ExceptionRow, NewException, NewPolicyVersion, PolicyVersion, Store};
 
 use crate::cli::{DbArg, ReportFormat};
@@ -98,14 +98,16 @@ pub fn apply_exceptions(
         .collect())
 }
 
-/// Stores a draft as the next version (audited as `draft`), and audits
-/// once each exception it left out because it had expired.
+/// Stores a draft as the next version (audited as `draft`, under the
+/// draft's `--ticket`), and audits once each exception it left out because
+/// it had expired.
 pub fn store_draft(
     store: &mut Store,
     d: &PolicyDraft,
     expired: &[(i64, String)],
     now: i64,
     by: &Option<String>,
+    ticket: Option<String>,
 ) -> anyhow::Result<PolicyVersion> {
     let author = who(by);
     let exceptions: Vec<String> = d
@@ -114,12 +116,6 @@ pub fn store_draft(
         .flat_map(|s| s.allow.iter())
         .filter_map(|r| r.exception.as_ref().map(|m| format!("#{}", m.id)))
         .collect();
-    let ticket = d
-        .services
-        .iter()
-        .flat_map(|s| s.allow.iter())
-        .find(|r| r.exception.is_none())
-        .and_then(|r| r.ticket.clone());
     let note = format!(
         "{} rules in {} services, {} for review; exceptions included: {}; expired left out: {}",
         rule_count(d),
@@ -560,6 +556,20 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open_existing(&a.db.db)?;
     let old = get_version(&store, &a.version)?;
     let d = parse_draft(&old.draft, &format!("version {}", old.id))?;
+    // The old content may carry exceptions that have ended since: it is
+    // restored as it was, and said.
+    let exceptions = store.exceptions()?;
+    let ended: Vec<String> = d
+        .services
+        .iter()
+        .flat_map(|s| s.allow.iter())
+        .filter_map(|r| r.exception.as_ref())
+        .filter_map(|m| {
+            let e = exceptions.iter().find(|e| e.id == m.id)?;
+            let state = to_library(e).state(now);
+            (state != ExceptionState::Active).then(|| format!("#{} ({})", m.id, state.name()))
+        })
+        .collect();
     if let Some(out) = &a.out {
         std::fs::write(out, old.draft.trim_end().to_string() + "\n")
             .with_context(|| format!("cannot write {}", out.display()))?;
@@ -571,10 +581,15 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
             ticket: a.ticket.clone(),
             draft: old.draft.clone(),
             note: format!(
-                "rollback to version {} ({} rules in {} services)",
+                "rollback to version {} ({} rules in {} services){}",
                 old.id,
                 rule_count(&d),
-                d.services.len()
+                d.services.len(),
+                if ended.is_empty() {
+                    String::new()
+                } else {
+                    format!("; carries ended exceptions {}", ended.join(", "))
+                }
             ),
         },
         "rollback",
@@ -589,6 +604,14 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
             .map(|o| format!(", written to {}", o.display()))
             .unwrap_or_default()
     );
+    if !ended.is_empty() {
+        println!(
+            "warning: version {} allows exceptions that have ended since: {}; \
+             make a new draft to drop them",
+            old.id,
+            ended.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

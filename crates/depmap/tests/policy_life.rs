@@ -610,6 +610,18 @@ fn diff_list_show_and_rollback_of_versioned_drafts() {
     );
     assert!(last["what"].as_str().unwrap().starts_with("version 3 ("));
 
+    // Rolling back to a version whose exception has ended since restores it
+    // as it was, and says so.
+    let out = ok(depmap_at(
+        "2026-11-15T18:00:00Z",
+        &["policy", "rollback", "2", "--db", db],
+    ));
+    assert!(out.contains("version 4: the content of version 2"), "{out}");
+    assert!(
+        out.contains("exceptions that have ended since: #1 (expired)"),
+        "{out}"
+    );
+
     // Unknown versions and files say what to do.
     let out = depmap_at("2026-11-15T11:00:00Z", &["policy", "show", "9", "--db", db]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no policy version 9"));
