@@ -1,5 +1,7 @@
 //! depmap's graph store: one SQLite file holding the dependency edges and a
-//! record of every input ingested.
+//! record of every input ingested, and the policy lifecycle: versioned rule
+//! drafts, time-bound exceptions and an append-only audit trail
+//! ([`Store::add_policy_version`], [`Store::add_exception`], [`Store::audit`]).
 //!
 //! This crate is the only user of rusqlite. It does not decode, aggregate or
 //! render, and it never starts tasks (async callers use `spawn_blocking`).

@@ -523,6 +523,24 @@ mod tests {
     }
 
     #[test]
+    fn migration_5_adds_the_lifecycle_to_an_existing_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        {
+            let c = rusqlite::Connection::open(&p).unwrap();
+            for sql in &crate::MIGRATIONS[..4] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 4).unwrap();
+        }
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 5);
+        assert!(s.audit().unwrap().is_empty());
+        s.add_exception(&exception(5), "x").unwrap();
+        assert_eq!(s.audit().unwrap().len(), 1);
+    }
+
+    #[test]
     fn audit_versions_and_exceptions_refuse_edits() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path().join("m.db")).unwrap();
