@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 mod diff;
 mod exceptions;
+pub mod render;
 mod unused;
 pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, Side, DIFF_SCHEMA};
 pub use exceptions::{

@@ -215,6 +215,9 @@ pub enum PolicyCommand {
     /// A draft's rules without traffic for N days (periodic rules wait for
     /// their next expected occurrence).
     Unused(crate::policy_life::UnusedArgs),
+    /// Compile a draft to nftables, iptables, Kubernetes, Cilium or AWS
+    /// security groups; what the target cannot express goes to stderr.
+    Render(crate::policy_render::PolicyRenderArgs),
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod ingest;
 mod inventory;
 mod policy;
 mod policy_life;
+mod policy_render;
 mod prune;
 
 use std::process::ExitCode;

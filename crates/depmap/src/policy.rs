@@ -25,6 +25,7 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
         PolicyCommand::Except(a) => policy_life::except(a),
         PolicyCommand::Audit(a) => policy_life::audit(a),
         PolicyCommand::Unused(a) => policy_life::unused(a),
+        PolicyCommand::Render(a) => crate::policy_render::run(a),
     }
 }
 

@@ -1,0 +1,508 @@
+//! The renderers on a fixed sample: a small shop's cluster (web, database,
+//! cache, monitoring, batch jobs), a partner outside it, an external payments
+//! API known by a DNS name, an IPv6 wiki, an ICMP check and a GRE tunnel.
+//! Golden files (insta snapshots in `tests/snapshots/`) pin every rendering
+//! and its reports; nftables and iptables output is checked by the real
+//! tools when they are installed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use depmap_edges::calendar::days_from_civil;
+use depmap_edges::{DayActivity, EdgeKey, NameRecord, NameSource, NANOS_PER_DAY};
+use depmap_graph::{Inventory, InventoryEntry};
+use depmap_policy::render::aws::AwsRendering;
+use depmap_policy::render::cilium::CiliumNetworkPolicyList;
+use depmap_policy::render::k8s::NetworkPolicyList;
+use depmap_policy::render::{render, RenderError, Rendered, Target};
+use depmap_policy::{add_names, draft_window, AllowRule, DraftOptions, PolicyDraft};
+
+const TCP: u8 = 6;
+
+fn key(client: &str, server: &str, port: u16, proto: u8) -> EdgeKey {
+    EdgeKey {
+        client: client.parse().unwrap(),
+        server: server.parse().unwrap(),
+        port,
+        proto,
+    }
+}
+
+/// 35 days of traffic from 2026-10-01; the payments call only on Mondays.
+fn sample_draft() -> PolicyDraft {
+    let first = days_from_civil(2026, 10, 1);
+    let daily = [
+        key("10.20.1.10", "10.20.2.20", 5432, TCP),
+        key("10.20.1.11", "10.20.2.20", 5432, TCP),
+        key("10.20.1.10", "10.20.3.30", 6379, TCP),
+        key("10.20.1.11", "10.20.3.30", 6379, TCP),
+        key("192.0.2.50", "10.20.1.10", 443, TCP),
+        key("10.20.9.5", "10.20.2.20", 9187, TCP),
+        key("10.20.9.5", "10.20.2.20", 0, 1),
+        key("fd00:20::99", "fd00:20::10", 443, TCP),
+        key("10.20.2.20", "10.20.4.4", 0, 47),
+    ];
+    let mut activity = Vec::new();
+    for day in first..first + 35 {
+        for k in &daily {
+            activity.push((
+                *k,
+                DayActivity {
+                    day,
+                    hours: 1 << 9 | 1 << 14,
+                    connections: 24,
+                    packets: 480,
+                    bytes: 96_000,
+                },
+            ));
+        }
+        // 2026-10-05 is a Monday.
+        if (day - days_from_civil(2026, 10, 5)) % 7 == 0 {
+            activity.push((
+                key("10.20.1.10", "198.51.100.7", 443, TCP),
+                DayActivity {
+                    day,
+                    hours: 1 << 6,
+                    connections: 3,
+                    packets: 60,
+                    bytes: 12_000,
+                },
+            ));
+        }
+    }
+    // Seen once: for review, not allowed.
+    activity.push((
+        key("10.20.1.10", "10.20.2.20", 22, TCP),
+        DayActivity {
+            day: first + 20,
+            hours: 1 << 23,
+            connections: 1,
+            packets: 30,
+            bytes: 4_000,
+        },
+    ));
+    activity.sort_by_key(|(k, a)| (*k, a.day));
+    let end = i64::from(first + 35) * NANOS_PER_DAY;
+    let mut d = draft_window(
+        &activity,
+        None,
+        None,
+        1,
+        &DraftOptions {
+            min_connections: 2,
+            ticket: Some("CHG-2041".to_string()),
+            owner: Some("Platform Team (Zürich)".to_string()),
+            expires: Some(end + 90 * NANOS_PER_DAY),
+            generated_at: end,
+        },
+    );
+    let name = |address: &str, name: &str, source| NameRecord {
+        address: address.parse().unwrap(),
+        name: name.to_string(),
+        source,
+        first_seen: 0,
+        last_seen: end,
+    };
+    add_names(
+        &mut d,
+        &[
+            name("198.51.100.7", "api.payments.example", NameSource::Dns),
+            name("198.51.100.7", "api.payments.example", NameSource::Sni),
+            name("192.0.2.50", "gw.partner.example", NameSource::Dns),
+            name("10.20.2.20", "db.shop.internal", NameSource::Dns),
+        ],
+    );
+    // Rules a reviewer added by hand: the batch network and every
+    // monitoring host may use the cache.
+    let cache = d
+        .services
+        .iter_mut()
+        .find(|s| s.server == "10.20.3.30")
+        .unwrap();
+    let template = cache.allow[0].clone();
+    for client in ["10.20.8.0/24", "role:monitoring"] {
+        cache.allow.push(AllowRule {
+            client: client.to_string(),
+            ..template.clone()
+        });
+    }
+    d
+}
+
+fn entry(addr: &str, role: Option<&str>, labels: &[(&str, &str)]) -> InventoryEntry {
+    let mut e = InventoryEntry::new(addr.parse().unwrap());
+    if let Some(r) = role {
+        e = e.with_role(r);
+    }
+    for (k, v) in labels {
+        e = e.with_label(k, v);
+    }
+    e
+}
+
+fn sample_inventory() -> Inventory {
+    Inventory::new(vec![
+        entry(
+            "10.20.1.10",
+            Some("web"),
+            &[("app", "web"), ("namespace", "shop"), ("pod", "web-0")],
+        ),
+        entry(
+            "10.20.1.11",
+            Some("web"),
+            &[("app", "web"), ("namespace", "shop"), ("pod", "web-1")],
+        ),
+        entry(
+            "10.20.2.20",
+            Some("database"),
+            &[("app", "postgres"), ("namespace", "shop")],
+        ),
+        entry(
+            "10.20.3.30",
+            Some("cache"),
+            &[("app", "redis"), ("namespace", "shop")],
+        ),
+        entry(
+            "10.20.9.5",
+            Some("monitoring"),
+            &[("app", "prometheus"), ("namespace", "monitoring")],
+        ),
+        entry(
+            "10.20.8.0/24",
+            Some("batch"),
+            &[("app", "batch"), ("namespace", "jobs")],
+        ),
+        entry(
+            "fd00:20::10",
+            Some("wiki"),
+            &[("app", "wiki"), ("namespace", "tools")],
+        ),
+        entry("192.0.2.50", Some("partner"), &[]).with_name("gw.partner.example"),
+        entry("fd00:20::99", Some("admin"), &[]),
+    ])
+}
+
+fn rendered(target: Target) -> Rendered {
+    render(target, &sample_draft(), Some(&sample_inventory())).unwrap()
+}
+
+fn reports_text(r: &Rendered) -> String {
+    r.reports
+        .iter()
+        .map(|r| format!("{r}\n"))
+        .collect::<String>()
+}
+
+/// Runs a checker on the rendering; `None` (with the reason printed) when
+/// the tool is missing or may not run here.
+fn check_with(tool: &str, args: &[&str], text: &str, ext: &str) -> Option<std::process::Output> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("rules.{ext}"));
+    std::fs::write(&file, text).unwrap();
+    let out = match Command::new(tool).args(args).arg(&file).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("skipped: cannot run {tool} ({e}); ./scripts/setup installs it");
+            return None;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success()
+        && (stderr.contains("Operation not permitted") || stderr.contains("Permission denied"))
+    {
+        eprintln!("skipped: {tool} may not run here (needs CAP_NET_ADMIN): {stderr}");
+        return None;
+    }
+    Some(out)
+}
+
+fn find_tool(names: &[&str]) -> Option<String> {
+    for n in names {
+        for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"] {
+            let p = format!("{dir}/{n}");
+            if std::path::Path::new(&p).exists() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn nftables_rendering_passes_nft_check() {
+    let r = rendered(Target::Nftables);
+    insta::assert_snapshot!("nftables", r.text);
+    insta::assert_snapshot!("nftables_reports", reports_text(&r));
+    // Every allow rule carries its evidence; every protected server has its drop.
+    assert!(r.text.contains(
+        "ip saddr 10.20.1.10 ip daddr 10.20.2.20 tcp dport 5432 accept comment \"depmap: ticket CHG-2041"
+    ));
+    assert!(r
+        .text
+        .contains("ip6 saddr fd00:20::99 ip6 daddr fd00:20::10 tcp dport 443 accept"));
+    for server in [
+        "10.20.2.20",
+        "10.20.3.30",
+        "10.20.1.10",
+        "198.51.100.7",
+        "10.20.4.4",
+    ] {
+        assert!(
+            r.text.contains(&format!("ip daddr {server} drop")),
+            "{server}"
+        );
+    }
+    assert!(r.text.contains("ip6 daddr fd00:20::10 drop"));
+    let Some(nft) = find_tool(&["nft"]) else {
+        eprintln!("skipped: nft is not installed (./scripts/setup installs nftables)");
+        return;
+    };
+    let Some(out) = check_with(&nft, &["-c", "-f"], &r.text, "nft") else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "nft -c -f refused the rendering:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("nft -c -f accepted the rendering");
+}
+
+#[test]
+fn iptables_rendering_is_golden_and_passes_iptables_restore_test() {
+    let r = rendered(Target::Iptables);
+    insta::assert_snapshot!("iptables", r.text);
+    insta::assert_snapshot!("iptables_reports", reports_text(&r));
+    assert!(r
+        .text
+        .starts_with("# depmap policy render --format iptables"));
+    assert!(r.text.contains("\n*filter\n:INPUT ACCEPT [0:0]\n"));
+    assert!(r.text.ends_with("COMMIT\n"));
+    assert!(r
+        .reports
+        .iter()
+        .any(|x| x.subject == "fd00:20::10 tcp/443" && x.message.contains("IPv4 only")));
+    let Some(tool) = find_tool(&["iptables-restore", "iptables-legacy-restore"]) else {
+        eprintln!("skipped: iptables-restore is not installed (./scripts/setup installs iptables)");
+        return;
+    };
+    let Some(out) = check_with(&tool, &["--test"], &r.text, "rules") else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "iptables-restore --test refused the rendering:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{tool} --test accepted the rendering");
+}
+
+#[test]
+fn kubernetes_rendering_reads_back_as_typed_network_policies() {
+    let d = sample_draft();
+    let r = rendered(Target::Kubernetes);
+    insta::assert_snapshot!("k8s", r.text);
+    insta::assert_snapshot!("k8s_reports", reports_text(&r));
+    let list: NetworkPolicyList = serde_json::from_str(&r.text).unwrap();
+    assert_eq!(
+        (list.api_version.as_str(), list.kind.as_str()),
+        ("v1", "List")
+    );
+    // Writing the typed policies again gives the same text.
+    assert_eq!(serde_json::to_string_pretty(&list).unwrap() + "\n", r.text);
+
+    let db = list
+        .items
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("depmap-10-20-2-20-tcp-5432"))
+        .unwrap();
+    assert_eq!(db.metadata.namespace.as_deref(), Some("shop"));
+    let spec = db.spec.as_ref().unwrap();
+    let selector = spec
+        .pod_selector
+        .as_ref()
+        .unwrap()
+        .match_labels
+        .as_ref()
+        .unwrap();
+    assert_eq!(selector.get("app").map(String::as_str), Some("postgres"));
+    assert!(!selector.contains_key("namespace"));
+    let ingress = spec.ingress.as_ref().unwrap();
+    // Evidence: one entry per ingress rule, the draft's own rules.
+    let annotations = db.metadata.annotations.as_ref().unwrap();
+    let evidence: Vec<AllowRule> = serde_json::from_str(&annotations["depmap/evidence"]).unwrap();
+    let service = d
+        .services
+        .iter()
+        .find(|s| s.server == "10.20.2.20" && s.port == 5432)
+        .unwrap();
+    assert_eq!(evidence, service.allow);
+    assert_eq!(ingress.len(), evidence.len());
+    let web0 = ingress[0].from.as_ref().unwrap()[0]
+        .pod_selector
+        .as_ref()
+        .unwrap()
+        .match_labels
+        .as_ref()
+        .unwrap();
+    assert_eq!(web0.get("pod").map(String::as_str), Some("web-0"));
+
+    // The partner outside the cluster is allowed by address.
+    let web = list
+        .items
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("depmap-10-20-1-10-tcp-443"))
+        .unwrap();
+    let peer = &web.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0]
+        .from
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(peer.ip_block.as_ref().unwrap().cidr, "192.0.2.50/32");
+
+    // What NetworkPolicy cannot say is reported, not dropped.
+    let said = |subject: &str, needle: &str| {
+        r.reports
+            .iter()
+            .any(|x| x.subject == subject && x.message.contains(needle))
+    };
+    assert!(said("10.20.2.20 icmp", "only TCP, UDP and SCTP"));
+    assert!(said("10.20.4.4 gre", "only TCP, UDP and SCTP"));
+    assert!(said("198.51.100.7 tcp/443", "no labels in the inventory"));
+    assert!(said("192.0.2.50", "ipBlock"));
+    assert!(said("draft", "expiry"));
+    let rendered_services = list.items.len();
+    assert_eq!(
+        rendered_services,
+        d.services.len() - 3,
+        "icmp, gre and the external API"
+    );
+}
+
+#[test]
+fn cilium_rendering_reads_back_as_typed_policies_with_fqdns() {
+    let r = rendered(Target::Cilium);
+    insta::assert_snapshot!("cilium", r.text);
+    insta::assert_snapshot!("cilium_reports", reports_text(&r));
+    let list: CiliumNetworkPolicyList = serde_json::from_str(&r.text).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&list).unwrap() + "\n", r.text);
+    assert!(list
+        .items
+        .iter()
+        .all(|p| p.api_version == "cilium.io/v2" && p.kind == "CiliumNetworkPolicy"));
+
+    // The external payments API: egress of its cluster client by DNS name.
+    let api = list
+        .items
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("depmap-198-51-100-7-tcp-443"))
+        .unwrap();
+    let specs = api.specs.as_ref().unwrap();
+    assert_eq!(specs.len(), 1);
+    let egress = specs[0].egress.as_ref().unwrap();
+    let fqdns = egress[0].to_fqdns.as_ref().unwrap();
+    assert_eq!(fqdns[0].match_name.as_deref(), Some("api.payments.example"));
+    assert_eq!(egress[0].to_ports.as_ref().unwrap()[0].ports[0].port, "443");
+    assert!(
+        egress[1].to_ports.as_ref().unwrap()[0].rules.is_some(),
+        "DNS proxy rule"
+    );
+    assert_eq!(
+        specs[0].enable_default_deny.as_ref().unwrap().egress,
+        Some(false)
+    );
+
+    // ICMP is expressed as echo requests, and that is reported.
+    let icmp = list
+        .items
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("depmap-10-20-2-20-icmp"))
+        .unwrap();
+    let rule = &icmp.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0];
+    assert_eq!(rule.icmps.as_ref().unwrap()[0].fields[0].icmp_type, 8);
+    let said = |subject: &str, needle: &str| {
+        r.reports
+            .iter()
+            .any(|x| x.subject == subject && x.message.contains(needle))
+    };
+    assert!(said("10.20.2.20 icmp", "echo requests"));
+    assert!(said("10.20.4.4 gre", "only TCP, UDP, SCTP and ICMP"));
+    assert!(said(
+        "192.0.2.50",
+        "cannot select ingress sources by DNS name"
+    ));
+    assert!(said("198.51.100.7 tcp/443", "per selected endpoint"));
+}
+
+#[test]
+fn aws_rendering_is_golden_and_within_ec2_limits() {
+    let r = rendered(Target::AwsSg);
+    insta::assert_snapshot!("aws_sg", r.text);
+    insta::assert_snapshot!("aws_sg_reports", reports_text(&r));
+    let doc: AwsRendering = serde_json::from_str(&r.text).unwrap();
+    assert_eq!(doc.security_groups.len(), sample_draft().services.len());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c);
+    for g in &doc.security_groups {
+        for p in &g.authorize_security_group_ingress.ip_permissions {
+            for d in p
+                .ip_ranges
+                .iter()
+                .map(|x| &x.description)
+                .chain(p.ipv6_ranges.iter().map(|x| &x.description))
+            {
+                assert!(d.len() <= 255 && d.chars().all(allowed), "{d}");
+                assert!(d.contains("ticket CHG-2041"), "{d}");
+            }
+        }
+    }
+    let db = doc
+        .security_groups
+        .iter()
+        .find(|g| g.service == "10.20.2.20 tcp/5432")
+        .unwrap();
+    let perm = &db.authorize_security_group_ingress.ip_permissions[0];
+    assert_eq!(
+        (perm.ip_protocol.as_str(), perm.from_port, perm.to_port),
+        ("tcp", Some(5432), Some(5432))
+    );
+    let gre = doc
+        .security_groups
+        .iter()
+        .find(|g| g.service == "10.20.4.4 gre")
+        .unwrap();
+    assert_eq!(
+        gre.authorize_security_group_ingress.ip_permissions[0].ip_protocol,
+        "47"
+    );
+    // The owner's 'ü' is not allowed in a description: replaced and reported.
+    assert!(r
+        .reports
+        .iter()
+        .any(|x| x.message.contains("replaced by '_'")));
+}
+
+#[test]
+fn role_clients_resolve_through_the_inventory_or_are_reported() {
+    let d = sample_draft();
+    let with = render(Target::Nftables, &d, Some(&sample_inventory())).unwrap();
+    assert!(with
+        .text
+        .contains("ip saddr 10.20.9.5 ip daddr 10.20.3.30 tcp dport 6379 accept"));
+    let without = render(Target::Nftables, &d, None).unwrap();
+    assert!(without
+        .reports
+        .iter()
+        .any(|x| x.subject == "role:monitoring -> 10.20.3.30 tcp/6379"
+            && x.message.contains("no inventory entry has role")));
+    assert!(!without
+        .text
+        .contains("ip saddr 10.20.9.5 ip daddr 10.20.3.30"));
+}
+
+#[test]
+fn a_document_that_is_not_a_draft_is_refused() {
+    let mut d = sample_draft();
+    d.schema = "depmap.policy/v0".to_string();
+    let err = render(Target::Nftables, &d, None).unwrap_err();
+    assert!(matches!(err, RenderError::Schema { .. }));
+    assert!(err.to_string().contains("depmap.policy/v1"));
+}

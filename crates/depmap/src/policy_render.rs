@@ -1,0 +1,95 @@
+//! `depmap policy render`: a draft compiled to nftables, iptables,
+//! Kubernetes, Cilium or AWS security groups (`depmap_policy::render`),
+//! with what the target cannot express reported on standard error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use depmap_policy::render::{render, Target};
+use depmap_policy::PolicyDraft;
+
+#[derive(Debug, Args)]
+pub struct PolicyRenderArgs {
+    /// The target: an nftables ruleset, iptables-restore input, Kubernetes
+    /// NetworkPolicies, CiliumNetworkPolicies, or AWS security groups.
+    #[arg(long, value_enum)]
+    pub format: RenderFormat,
+    /// Inventory (TOML or CSV, docs/INVENTORY.md): its labels select pods
+    /// for k8s and cilium, its roles resolve role:NAME clients and servers.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Write the rendering here [default: standard output].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The draft (JSON from `depmap policy draft`, docs/POLICY.md).
+    #[arg(value_name = "DRAFT")]
+    pub draft: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RenderFormat {
+    Nftables,
+    Iptables,
+    K8s,
+    Cilium,
+    AwsSg,
+}
+
+impl RenderFormat {
+    fn target(self) -> Target {
+        match self {
+            RenderFormat::Nftables => Target::Nftables,
+            RenderFormat::Iptables => Target::Iptables,
+            RenderFormat::K8s => Target::Kubernetes,
+            RenderFormat::Cilium => Target::Cilium,
+            RenderFormat::AwsSg => Target::AwsSg,
+        }
+    }
+}
+
+pub fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&a.draft)
+        .with_context(|| format!("cannot read {}", a.draft.display()))?;
+    let draft: PolicyDraft = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a depmap policy draft (make one with `depmap policy draft`)",
+            a.draft.display()
+        )
+    })?;
+    let inventory = a
+        .inventory
+        .as_deref()
+        .map(crate::inventory::load)
+        .transpose()?;
+    let target = a.format.target();
+    let out = render(target, &draft, inventory.as_ref())
+        .with_context(|| format!("cannot render {}", a.draft.display()))?;
+    match &a.out {
+        Some(path) => std::fs::write(path, &out.text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{}", out.text),
+    }
+    for r in &out.reports {
+        eprintln!("depmap: not expressed in {}: {r}", target.name());
+    }
+    let rules: usize = draft.services.iter().map(|s| s.allow.len()).sum();
+    eprintln!(
+        "depmap: rendered {} services, {} allow rules for {}{}; {} thing(s) not expressed exactly{}",
+        draft.services.len(),
+        rules,
+        target.name(),
+        a.out
+            .as_ref()
+            .map(|p| format!(" into {}", p.display()))
+            .unwrap_or_default(),
+        out.reports.len(),
+        if out.reports.is_empty() {
+            ""
+        } else {
+            " (listed above)"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
