@@ -379,6 +379,19 @@ pub(crate) fn evidence_parts(r: &AllowRule) -> Vec<String> {
     let e = &r.evidence;
     let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
     let mut parts = Vec::new();
+    // A time-bound exception has no traffic behind it: say whose and why.
+    if let Some(x) = &r.exception {
+        parts.push(format!("exception #{}", x.id));
+        parts.push(format!("ticket {}", x.ticket));
+        parts.push(format!("expires {}", x.expires));
+        parts.push(format!(
+            "granted {} by {}",
+            day(&x.granted_at),
+            x.granted_by
+        ));
+        parts.push(format!("reason {}", x.reason));
+        return parts;
+    }
     if let Some(t) = &r.ticket {
         parts.push(format!("ticket {t}"));
     }
