@@ -92,8 +92,9 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
         generated_at: now,
     };
     let mut d = draft_window(&store.activity()?, from, to, a.min_days, &opts);
-    depmap_policy::add_names(&mut d, &store.names()?);
     let expired = policy_life::apply_exceptions(&store, &mut d, now)?;
+    // After the exceptions, so the names of their addresses are kept too.
+    depmap_policy::add_names(&mut d, &store.names()?);
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let version = policy_life::store_draft(&mut store, &d, &expired, now, &a.by, a.ticket.clone())?;

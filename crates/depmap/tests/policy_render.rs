@@ -34,15 +34,51 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
         .write(&Batch {
             edges: Vec::new(),
             activity: Vec::new(),
-            names: vec![NameRecord {
-                address: "203.0.113.10".parse().unwrap(),
-                name: "audit.partner.example".to_string(),
-                source: NameSource::Dns,
-                first_seen: i64::from(day) * NANOS_PER_DAY,
-                last_seen: i64::from(day) * NANOS_PER_DAY,
-            }],
+            names: [
+                "203.0.113.10 audit.partner.example",
+                "198.51.100.20 sftp.bank.example",
+            ]
+            .iter()
+            .map(|s| {
+                let (address, name) = s.split_once(' ').unwrap();
+                NameRecord {
+                    address: address.parse().unwrap(),
+                    name: name.to_string(),
+                    source: NameSource::Dns,
+                    first_seen: i64::from(day) * NANOS_PER_DAY,
+                    last_seen: i64::from(day) * NANOS_PER_DAY,
+                }
+            })
+            .collect(),
         })
         .unwrap();
+    // A time-bound exception to a server the traffic never showed: the
+    // draft carries it, with the server's name.
+    let out = depmap(&[
+        "policy",
+        "except",
+        "--db",
+        db.to_str().unwrap(),
+        "--client",
+        "10.0.3.11",
+        "--server",
+        "198.51.100.20",
+        "--port",
+        "22",
+        "--ttl",
+        "2h",
+        "--ticket",
+        "INC-7",
+        "--reason",
+        "bank statement upload",
+        "--by",
+        "oncall",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let draft = dir.path().join("draft.json");
     let out = depmap(&[
         "policy",
@@ -60,6 +96,7 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text(&draft).contains("audit.partner.example"));
+    assert!(text(&draft).contains("sftp.bank.example"));
 
     let inventory = dir.path().join("inventory.toml");
     std::fs::write(
@@ -116,6 +153,17 @@ labels = { app = "erp", namespace = "erp" }
             "cilium" => {
                 assert!(
                     body.contains("\"matchName\": \"audit.partner.example\""),
+                    "{body}"
+                );
+                // The exception's server, outside the cluster, by its DNS name.
+                assert!(
+                    body.contains("\"matchName\": \"sftp.bank.example\""),
+                    "{body}"
+                );
+                assert!(
+                    body.contains(
+                        "depmap: 10.0.3.11 -> 198.51.100.20 tcp/22; exception #1, ticket INC-7"
+                    ),
                     "{body}"
                 );
             }
