@@ -608,7 +608,7 @@ impl RecordAggregator {
             a.sampled = false;
         }
         self.edges.retain(|_, a| !a.days.is_empty());
-        v.sort_unstable_by_key(|e| e.0);
+        v.sort_unstable_by_key(|e| e.0.sort_key());
         v
     }
 
@@ -629,7 +629,7 @@ impl RecordAggregator {
         self.edges
             .retain(|_, a| a.stats.packets() > 0 || a.stats.bytes() > 0 || a.stats.connections > 0);
         v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
-        v.sort_unstable_by_key(|(k, a)| (*k, a.day));
+        crate::model::sort_by_edge_day(&mut v);
         v
     }
 }

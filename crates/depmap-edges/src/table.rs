@@ -648,7 +648,7 @@ impl FlowTable {
                 v.push((k, agg.stats));
             }
         }
-        v.sort_unstable_by_key(|e| e.0);
+        crate::model::sort_by_edge(&mut v);
         v
     }
 
@@ -661,7 +661,7 @@ impl FlowTable {
             v.extend(agg.take_days().map(|d| (*k, d)));
         }
         v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
-        v.sort_unstable_by_key(|(k, a)| (*k, a.day));
+        crate::model::sort_by_edge_day(&mut v);
         v
     }
 
