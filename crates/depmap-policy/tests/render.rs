@@ -141,7 +141,7 @@ fn sample_draft() -> PolicyDraft {
     exception.exception = Some(ExceptionMark {
         id: 3,
         ticket: "INC-77".to_string(),
-        reason: "restore the orders table".to_string(),
+        reason: "restore the \"orders\" table".to_string(),
         granted_by: "oncall".to_string(),
         granted_at: "2026-11-05T00:00:00.000000Z".to_string(),
         expires: "2026-11-05T02:00:00.000000Z".to_string(),
@@ -529,4 +529,68 @@ fn a_document_that_is_not_a_draft_is_refused() {
     let err = render(Target::Nftables, &d, None).unwrap_err();
     assert!(matches!(err, RenderError::Schema { .. }));
     assert!(err.to_string().contains("depmap.policy/v1"));
+}
+
+#[test]
+fn broad_selectors_bad_labels_and_group_quotas_are_reported() {
+    let mut d = sample_draft();
+    // 61 clients of one service: more ranges than a security group holds.
+    let web = d
+        .services
+        .iter_mut()
+        .find(|s| s.server == "10.20.1.10")
+        .unwrap();
+    let template = web.allow[0].clone();
+    for i in 1..=60 {
+        web.allow.push(AllowRule {
+            client: format!("192.0.2.{}", 100 + i),
+            ..template.clone()
+        });
+    }
+    let aws = render(Target::AwsSg, &d, None).unwrap();
+    assert!(aws.reports.iter().any(|x| x.subject == "10.20.1.10 tcp/443"
+        && x.message
+            .contains("61 address ranges, more than the default quota of 60")));
+
+    // Two databases share every label, and a label value has spaces.
+    let inv = Inventory::new(vec![
+        entry("10.20.2.20", Some("database"), &[("app", "postgres")]),
+        entry("10.20.2.21", Some("database"), &[("app", "postgres")]),
+        entry(
+            "10.20.1.10",
+            Some("web"),
+            &[("app", "web"), ("rack", "floor 1, east")],
+        ),
+    ]);
+    let k8s = render(Target::Kubernetes, &sample_draft(), Some(&inv)).unwrap();
+    let said = |subject: &str, needle: &str| {
+        k8s.reports
+            .iter()
+            .any(|x| x.subject == subject && x.message.contains(needle))
+    };
+    assert!(said(
+        "10.20.2.20",
+        "selected by labels {app=postgres}, which the inventory also gives 1 other host(s) or \
+         network(s) (10.20.2.21)"
+    ));
+    assert!(said(
+        "10.20.1.10",
+        "rack=floor 1, east are not valid Kubernetes labels"
+    ));
+    // The same host is reported once, however many rules it is in.
+    assert_eq!(
+        k8s.reports
+            .iter()
+            .filter(|x| x.subject == "10.20.2.20")
+            .count(),
+        1
+    );
+    let list: NetworkPolicyList = serde_json::from_str(&k8s.text).unwrap();
+    let web = list
+        .items
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("depmap-10-20-1-10-tcp-443"))
+        .unwrap();
+    let labels = web.spec.as_ref().unwrap().pod_selector.as_ref().unwrap();
+    assert!(!labels.match_labels.as_ref().unwrap().contains_key("rack"));
 }

@@ -499,6 +499,11 @@ fn unlabeled_client(d: &PolicyDraft, rule: &AllowRule, client: &Endpoint) -> Rep
         Endpoint::Role(_) => "no label is shared by every host of the role, so endpoints cannot \
                               select it: allowed by address (fromCIDR)"
             .to_string(),
+        Endpoint::Net(c) if !c.is_host() => "the network has no inventory entry of its own \
+                                             with labels, so it cannot be selected as an \
+                                             endpoint: allowed by address (fromCIDR), right for \
+                                             hosts outside the cluster"
+            .to_string(),
         Endpoint::Net(_) => "the client has no labels in the inventory, so it cannot be selected \
                              as an endpoint: allowed by address (fromCIDR), right for a host \
                              outside the cluster"

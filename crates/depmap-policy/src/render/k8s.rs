@@ -127,6 +127,12 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                                         the role, so pods cannot select it: allowed by address \
                                         (ipBlock)"
                                         .to_string(),
+                                    Endpoint::Net(c) if !c.is_host() => {
+                                        "the network has no inventory entry of its \
+                                        own with labels, so it cannot be selected as pods: allowed \
+                                        by address (ipBlock), right for hosts outside the cluster"
+                                            .to_string()
+                                    }
                                     Endpoint::Net(_) => "the client has no labels in the \
                                         inventory, so it cannot be selected as pods: allowed by \
                                         address (ipBlock), right for a host outside the cluster"
