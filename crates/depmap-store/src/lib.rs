@@ -825,6 +825,11 @@ fn upsert(
                             sources, sampled)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
+    // Into an empty table (a new store, the usual first ingest) every edge
+    // of a batch in strictly increasing order (so no key twice) is new:
+    // skip the lookups.
+    let empty: bool = edges.windows(2).all(|w| w[0].0 < w[1].0)
+        && tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM edges)", [], |r| r.get(0))?;
     let (mut client, mut server) = (String::new(), String::new());
     for (k, s) in edges {
         client.clear();
@@ -833,9 +838,12 @@ fn upsert(
         let _ = write!(server, "{}", k.server);
         let (port, proto) = (i64::from(k.port), i64::from(k.proto));
         let was_sampled = i64::from(sampled.contains(k));
-        let existing: Option<i64> = find
-            .query_row(params![client, server, port, proto], |r| r.get(0))
-            .optional()?;
+        let existing: Option<i64> = if empty {
+            None
+        } else {
+            find.query_row(params![client, server, port, proto], |r| r.get(0))
+                .optional()?
+        };
         let id = match existing {
             Some(id) => {
                 update.execute(params![
