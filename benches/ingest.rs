@@ -20,22 +20,15 @@
 //! Both are single-threaded, so the ratio is a per-core comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::sys::resource::{getrusage, UsageWho};
-
-/// Distinct edges in the benchmark capture.
-const EDGES: usize = 20_000;
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
+use common::{cpu, target_dir, vm_hwm_kb};
+use nix::sys::resource::UsageWho;
 
 fn build_release_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -46,15 +39,6 @@ fn build_release_binary() -> PathBuf {
         .expect("run cargo build");
     assert!(status.success(), "cargo build --release -p depmap failed");
     target_dir().join("release/depmap")
-}
-
-/// CPU time (user + system) used so far by `who`.
-fn cpu(who: UsageWho) -> Duration {
-    let u = getrusage(who).expect("getrusage");
-    let tv = |t: nix::sys::time::TimeVal| {
-        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
-    };
-    tv(u.user_time()) + tv(u.system_time())
 }
 
 /// (packets, bytes, wall time, CPU time) of a plain libpcap read loop.
@@ -75,16 +59,6 @@ fn libpcap_read(path: &Path) -> (u64, u64, Duration, Duration) {
     )
 }
 
-/// Peak RSS of a running process in kB, from /proc.
-fn vm_hwm_kb(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
 /// (wall time, CPU time, peak RSS in kB, report) of one `depmap ingest`.
 fn depmap_ingest(bin: &Path, capture: &Path, dir: &Path) -> (Duration, Duration, u64, String) {
     let db = dir.join("bench.db");
@@ -103,7 +77,7 @@ fn depmap_ingest(bin: &Path, capture: &Path, dir: &Path) -> (Duration, Duration,
     let pid = child.id();
     let mut peak = 0;
     loop {
-        if let Some(kb) = vm_hwm_kb(pid) {
+        if let Some(kb) = vm_hwm_kb(&pid.to_string()) {
             peak = peak.max(kb);
         }
         if child.try_wait().expect("wait").is_some() {
@@ -128,29 +102,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let packets: u64 = std::env::var("DEPMAP_BENCH_PACKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
-    let data = target_dir().join("bench-data");
-    fs::create_dir_all(&data).unwrap();
-    let capture = data.join(format!("ingest-{packets}.pcap"));
-    if !capture.exists() {
-        let t = Instant::now();
-        let tmp = capture.with_extension("tmp");
-        let out = BufWriter::new(fs::File::create(&tmp).unwrap());
-        let stats = depmap_synth::bench_capture(packets, EDGES, 7)
-            .write_pcap(out)
-            .unwrap();
-        fs::rename(&tmp, &capture).unwrap();
-        println!(
-            "generated {} ({} packets over {} edges) in {:.1} s",
-            capture.display(),
-            stats.frames,
-            EDGES,
-            t.elapsed().as_secs_f64()
-        );
-    }
+    let capture = common::bench_capture(common::bench_packets());
     let size = fs::metadata(&capture).unwrap().len();
     let bin = build_release_binary();
     let _ = fs::read(&capture).unwrap(); // warm the page cache
