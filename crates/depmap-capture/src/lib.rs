@@ -3,7 +3,8 @@
 //!
 //! This crate does not decode packets (that is `depmap-wire`) and does not
 //! store anything (that is `depmap-store`). Its main types are [`FileReader`]
-//! and, for flow exports, [`UdpListener`] (tokio UDP sockets, see [`udp`]).
+//! for live interfaces [`LiveCapture`] (libpcap, see [`live`]), and, for flow
+//! exports, [`UdpListener`] (tokio UDP sockets, see [`udp`]).
 //! [`FileReader`] reads pcap and pcapng files through the pure-Rust `pcap-parser`
 //! crate. libpcap itself refuses pcapng files whose interfaces have different
 //! link types, and other pure-Rust readers stop at the first snaplen-cut
@@ -20,7 +21,9 @@
 #![deny(missing_docs)]
 
 mod file;
+pub mod live;
 pub mod udp;
 
 pub use file::{CaptureError, FileFormat, FileReader, Frame, ReadSummary, MAX_RECORD_BYTES};
+pub use live::{FrameBatch, LiveCapture, LiveConfig, LiveError, LiveStats};
 pub use udp::{AllowList, Cidr, DatagramBatch, ListenerConfig, UdpError, UdpListener};

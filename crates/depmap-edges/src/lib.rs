@@ -35,11 +35,13 @@ pub mod flowrec;
 mod key;
 mod model;
 pub mod names;
+pub mod packets;
 pub mod recurrence;
 mod table;
 
 pub use model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
 pub use names::{NameRecord, NameSource, NameTable, MAX_NAMES};
+pub use packets::{PacketAggregator, PacketCounters};
 pub use table::{FlowConfig, FlowCounters, FlowTable, MAX_LISTENERS};
 
 /// Whether an address is public (not private, loopback, link-local,

@@ -448,6 +448,24 @@ impl Store {
         self.write_marked(batch, Marks::Flows { sampled })
     }
 
+    /// Writes a packet batch and a flow batch (marked as in
+    /// [`Store::write_flows`]) in one transaction: an agent's periodic
+    /// flush, so a crash leaves either all of a flush or none of it.
+    pub fn write_sources(
+        &mut self,
+        packets: &Batch,
+        flows: &Batch,
+        sampled: &[EdgeKey],
+    ) -> Result<(UpsertSummary, UpsertSummary), StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let a = write_batch(&tx, packets, Marks::Packets).map_err(|e| classify(&path, e))?;
+        let b =
+            write_batch(&tx, flows, Marks::Flows { sampled }).map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok((a, b))
+    }
+
     fn write_marked(
         &mut self,
         batch: &Batch,

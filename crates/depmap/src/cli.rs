@@ -27,6 +27,12 @@ pub enum Command {
     /// Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP and add
     /// their edges to the store until SIGINT or SIGTERM.
     Collect(crate::flows::CollectArgs),
+    /// Capture live on an interface and add the edges to the store, until
+    /// --duration passes or SIGINT/SIGTERM.
+    Capture(crate::agent::CaptureArgs),
+    /// Run as a long-lived agent: every source in a config file at once,
+    /// periodic flushes, SIGHUP reloads, metrics (docs/AGENT.md).
+    Agent(crate::agent::AgentArgs),
     /// Write the stored map as JSON, Graphviz DOT or CSV.
     Export(ExportArgs),
     /// How complete the baseline is: span, gaps, business-cycle coverage,

@@ -546,7 +546,7 @@ async fn collect_async(
 /// One listener's task: batches of datagrams to the aggregation loop until
 /// told to stop, then a final drain of what the socket holds. Returns the
 /// socket's kernel drop count, read last.
-async fn listen(
+pub(crate) async fn listen(
     listener: UdpListener,
     tx: tokio::sync::mpsc::Sender<DatagramBatch>,
     stop: tokio::sync::watch::Receiver<bool>,

@@ -9,10 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_capture::{FileFormat, FileReader};
-use depmap_edges::{FlowConfig, FlowCounters, FlowTable, NameSource, NameTable};
+use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator};
 use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
-use depmap_wire::names::{dns_answers, http_host, tls_sni};
-use depmap_wire::{decode, ipproto, Decoded, LinkType, Malformed, NonIp, Packet};
+use depmap_wire::{Malformed, NonIp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -293,37 +292,10 @@ pub fn aggregate<R: Read + Send>(
         None
     };
 
-    let mut table = FlowTable::new(cfg);
-    let mut names = NameTable::new();
-    let mut dns_scratch = Vec::new();
-    // Link types by number are looked up once per interface, not per packet.
-    let mut last_linktype = u32::MAX;
-    let mut link = LinkType::Other(u32::MAX);
+    let mut agg = PacketAggregator::new(cfg);
     let read = reader.for_each_frame(|frame| {
-        report.frames += 1;
-        if frame.linktype != last_linktype {
-            last_linktype = frame.linktype;
-            link = LinkType::from_linktype(frame.linktype);
-        }
-        match decode(link, frame.data, frame.wire_len) {
-            Ok(Decoded::Ip(pkt)) => {
-                report.ip_packets += 1;
-                report.ip_bytes += u64::from(pkt.ip_len);
-                table.observe(frame.ts_nanos, &pkt);
-                if pkt.app_len > 0 {
-                    learn_names(
-                        &mut names,
-                        &mut dns_scratch,
-                        frame.ts_nanos,
-                        &pkt,
-                        pkt.app_payload(frame.data),
-                    );
-                }
-            }
-            Ok(Decoded::NonIp(kind)) => report.non_ip[kind.index()] += 1,
-            Err(reason) => report.malformed[reason.index()] += 1,
-        }
-        if report.frames & 0xffff == 0 {
+        agg.frame(frame.linktype, frame.ts_nanos, frame.data, frame.wire_len);
+        if agg.counters().frames & 0xffff == 0 {
             if let Some(pb) = &progress {
                 pb.set_position(frame.file_offset);
             }
@@ -333,51 +305,19 @@ pub fn aggregate<R: Read + Send>(
         pb.finish_and_clear();
     }
 
-    table.finish();
-    report.flows = table.counters();
+    let c = *agg.counters();
+    (report.frames, report.ip_packets, report.ip_bytes) = (c.frames, c.ip_packets, c.ip_bytes);
+    (report.non_ip, report.malformed) = (c.non_ip, c.malformed);
+    agg.table.finish();
+    report.flows = agg.table.counters();
     let batch = Batch {
-        edges: table.take_edges(),
-        activity: table.take_activity(),
-        names: names.take(),
+        edges: agg.table.take_edges(),
+        activity: agg.table.take_activity(),
+        names: agg.names.take(),
     };
     report.edges = batch.edges.len();
     report.names = batch.names.len();
     (report, batch, read)
-}
-
-/// Learns server names from a packet's payload: DNS answers in responses,
-/// TLS SNI and HTTP Host in what a client sends. Cheap first-byte checks keep
-/// this off most packets.
-fn learn_names(
-    names: &mut NameTable,
-    scratch: &mut Vec<depmap_wire::names::DnsAnswer>,
-    ts: i64,
-    pkt: &Packet,
-    payload: &[u8],
-) {
-    match pkt.proto {
-        ipproto::UDP if pkt.src_port == 53 || pkt.src_port == 5353 => {
-            scratch.clear();
-            let _ = dns_answers(payload, scratch);
-            names.observe_dns(ts, scratch);
-        }
-        ipproto::TCP => match payload.first() {
-            Some(22) => {
-                if let Ok(sni) = tls_sni(payload) {
-                    names.observe(ts, pkt.dst, sni, NameSource::Sni);
-                }
-            }
-            Some(b'A'..=b'Z') => {
-                if let Ok(host) = http_host(payload) {
-                    if host.parse::<std::net::IpAddr>().is_err() {
-                        names.observe(ts, pkt.dst, host, NameSource::Http);
-                    }
-                }
-            }
-            _ => {}
-        },
-        _ => {}
-    }
 }
 
 fn mb(bytes: u64) -> String {

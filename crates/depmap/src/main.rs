@@ -1,6 +1,7 @@
 //! The `depmap` command: it parses flags, wires the library crates together
 //! and reports; the decisions live in the crates it calls.
 
+mod agent;
 mod analyse;
 mod cli;
 mod demo;
@@ -19,7 +20,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_logging(args.verbose);
+    // The agent sets up its own logging (format from its config).
+    if !matches!(args.command, cli::Command::Agent(_)) {
+        init_logging(args.verbose);
+    }
     match run(args) {
         Ok(code) => code,
         Err(err) => {
@@ -33,6 +37,8 @@ fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
     match args.command {
         cli::Command::Ingest(a) => ingest::run(a),
         cli::Command::Collect(a) => flows::collect(a),
+        cli::Command::Capture(a) => agent::capture(a),
+        cli::Command::Agent(a) => agent::agent(a, args.verbose),
         cli::Command::Export(a) => export::run(a),
         cli::Command::Demo(a) => demo::run(a),
         cli::Command::Baseline(a) => analyse::baseline(a),

@@ -1,0 +1,640 @@
+//! Live capture and the agent, end to end with the real binary, real
+//! libpcap on the loopback interface, real sockets and a real SQLite file.
+//!
+//! Every test uses its own 127.x.y.z addresses and a BPF filter on them,
+//! so tests running at once on `lo` do not see each other's traffic. Tests
+//! that need root (capture permission, switching users, mounting a tmpfs)
+//! say so and return early without it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use depmap_store::Store;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_depmap");
+/// Generous: the CI machine has two cores and compiles other things.
+const STARTUP: Duration = Duration::from_secs(30);
+const STOP: Duration = Duration::from_secs(10);
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// A running depmap process: its stdout lines arrive on a channel, its
+/// stderr is collected to a file.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+    metrics: Option<SocketAddr>,
+}
+
+impl Proc {
+    /// Starts `depmap ARGS` and waits for the line saying every source is
+    /// open. `None` when capture permission is missing (the caller skips).
+    fn start(args: &[&str], dir: &Path) -> Option<Proc> {
+        let stderr = dir.join(format!("stderr-{}.log", rand_suffix()));
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("DEPMAP_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut p = Proc {
+            child,
+            lines: rx,
+            stderr,
+            metrics: None,
+        };
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            match p.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(l) if l.starts_with("depmap: metrics at http://") => {
+                    let a = l
+                        .trim_start_matches("depmap: metrics at http://")
+                        .trim_end_matches("/metrics");
+                    p.metrics = Some(a.parse().unwrap());
+                }
+                Ok(l) if l.starts_with("depmap: running") => return Some(p),
+                Ok(_) => {}
+                Err(_) => {
+                    if let Ok(Some(status)) = p.child.try_wait() {
+                        let err = p.stderr_text();
+                        if err.contains("no permission to capture") {
+                            eprintln!("SKIPPED: capture permission is missing (run as root or with CAP_NET_RAW): {err}");
+                            return None;
+                        }
+                        panic!("depmap exited at start-up ({status}): {err}");
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "depmap did not start: {}",
+                        p.stderr_text()
+                    );
+                }
+            }
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    fn signal(&self, s: Signal) {
+        kill(self.pid(), s).unwrap();
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit; panics past `limit`.
+    fn wait(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return (s, t.elapsed());
+            }
+            if t.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!(
+                    "depmap did not exit within {limit:?}: {}",
+                    self.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.metrics.expect("metrics address"), path)
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        metric(&self.get("/metrics").1, name)
+    }
+
+    /// Polls a metric until `ok` holds; panics past `limit`.
+    fn wait_metric(&self, name: &str, limit: Duration, ok: impl Fn(f64) -> bool) -> f64 {
+        let t = Instant::now();
+        loop {
+            let v = self.metric(name);
+            if ok(v) {
+                return v;
+            }
+            assert!(
+                t.elapsed() < limit,
+                "{name} = {v} after {limit:?}; log: {}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_string())
+}
+
+/// The value of a metric line `name value` (the name may carry labels).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            let (n, v) = l.rsplit_once(' ')?;
+            (n == name).then(|| v.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}
+
+/// A TCP connection from `client` (any port) to `server:port`.
+fn connect_from(client: &str, server: SocketAddr) -> TcpStream {
+    use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn};
+    let fd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    let local: std::net::SocketAddrV4 = format!("{client}:0").parse().unwrap();
+    socket::bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(local),
+    )
+    .unwrap();
+    let SocketAddr::V4(remote) = server else {
+        panic!("IPv4 only")
+    };
+    socket::connect(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(remote),
+    )
+    .unwrap();
+    TcpStream::from(fd)
+}
+
+/// A TCP conversation (connect, bytes both ways) and a UDP exchange from
+/// `client` to `server` (UDP on `udp_port`, below 1024 so the direction
+/// rule names the server by its port); returns the TCP server port.
+fn talk(client: &str, server: &str, udp_port: u16) -> u16 {
+    let l = TcpListener::bind((server, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut c = connect_from(client, addr);
+    let (mut a, _) = l.accept().unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut buf = [0u8; 18];
+    a.read_exact(&mut buf).unwrap();
+    a.write_all(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+    let mut buf = [0u8; 19];
+    c.read_exact(&mut buf).unwrap();
+    drop(c);
+    drop(a);
+
+    let us = UdpSocket::bind((server, udp_port)).unwrap();
+    let uc = UdpSocket::bind((client, 0)).unwrap();
+    uc.send_to(b"ping", us.local_addr().unwrap()).unwrap();
+    us.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut b = [0u8; 16];
+    let (_, from) = us.recv_from(&mut b).unwrap();
+    us.send_to(b"pong", from).unwrap();
+    uc.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    uc.recv_from(&mut b).unwrap();
+    addr.port()
+}
+
+/// Sends UDP from `client` to `server` on ports 1..=1000 in turn (ICMP
+/// port-unreachable answers come back) until `stop`: many distinct edges,
+/// so every flush writes many rows. Paced to stay well inside a 2-core
+/// machine.
+fn flood(client: &str, server: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    let (client, server) = (client.to_string(), server.to_string());
+    std::thread::spawn(move || {
+        let s = UdpSocket::bind((client.as_str(), 0)).unwrap();
+        let ip: std::net::IpAddr = server.parse().unwrap();
+        let mut sent = 0u64;
+        let mut port = 1u16;
+        while !stop.load(Ordering::Relaxed) {
+            for _ in 0..200 {
+                let _ = s.send_to(b"depmap-test", SocketAddr::new(ip, port));
+                port = if port >= 1000 { 1 } else { port + 1 };
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sent
+    })
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn write_config(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// Sum of packets over every stored edge.
+fn stored_packets(db: &Path) -> u64 {
+    let s = Store::open(db).unwrap();
+    s.edges().unwrap().iter().map(|(_, st)| st.packets()).sum()
+}
+
+fn has_edge(db: &Path, client: &str, server: &str, port: u16, proto: u8) -> bool {
+    let s = Store::open(db).unwrap();
+    s.edges().unwrap().iter().any(|(k, st)| {
+        k.client == client.parse::<std::net::IpAddr>().unwrap()
+            && k.server == server.parse::<std::net::IpAddr>().unwrap()
+            && k.port == port
+            && k.proto == proto
+            && st.packets() > 0
+    })
+}
+
+#[test]
+fn capture_on_loopback_finds_tcp_and_udp_edges() {
+    let dir = tempdir();
+    let db = dir.path().join("live.db");
+    let (client, server) = ("127.0.41.1", "127.0.41.2");
+    let filter = format!("host {server}");
+    let Some(mut p) = Proc::start(
+        &[
+            "capture",
+            "--interface",
+            "lo",
+            "--filter",
+            &filter,
+            "--db",
+            db.to_str().unwrap(),
+            "--flush-interval",
+            "1s",
+        ],
+        dir.path(),
+    ) else {
+        return;
+    };
+    let port = talk(client, server, 999);
+    // Let the last frames reach the reader, then stop it.
+    std::thread::sleep(Duration::from_millis(300));
+    p.signal(Signal::SIGTERM);
+    let (status, took) = p.wait(STOP);
+    assert!(status.success(), "{}", p.stderr_text());
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    let out: Vec<String> = p.lines.try_iter().collect();
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("captured on lo:") && l.contains("dropped: kernel 0")),
+        "{out:?}"
+    );
+    assert!(
+        has_edge(&db, client, server, port, 6),
+        "no TCP edge to port {port}"
+    );
+    assert!(
+        has_edge(&db, client, server, 999, 17),
+        "no UDP edge to port 999"
+    );
+    // Nothing else got through the filter.
+    let s = Store::open(&db).unwrap();
+    assert!(s
+        .edges()
+        .unwrap()
+        .iter()
+        .all(|(k, _)| k.server.to_string() == server || k.client.to_string() == server));
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
+fn agent_config(db: &Path, flush: &str, filter: &str, extra: &str) -> String {
+    format!(
+        r#"store = "{}"
+flush_interval = "{flush}"
+metrics = "127.0.0.1:0"
+{extra}
+[[interface]]
+name = "lo"
+filter = "{filter}"
+"#,
+        db.display()
+    )
+}
+
+#[test]
+fn agent_reloads_on_sighup_serves_metrics_and_stops_on_sigterm() {
+    let dir = tempdir();
+    let db = dir.path().join("agent.db");
+    let cfg = dir.path().join("depmap.toml");
+    let (client, server) = ("127.0.42.1", "127.0.42.2");
+    let filter = format!("host {server}");
+    write_config(&cfg, &agent_config(&db, "1s", &filter, ""));
+    let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path()) else {
+        return;
+    };
+    assert_eq!(p.get("/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(p.get("/nope").0, 404);
+
+    // Counters move: traffic, then a flush.
+    let before = p.get("/metrics").1;
+    let port = talk(client, server, 998);
+    let packets = p.wait_metric("depmap_packets_total", STARTUP, |v| v >= 10.0);
+    assert!(packets > metric(&before, "depmap_packets_total"));
+    let flushes = metric(&before, "depmap_flushes_total");
+    p.wait_metric("depmap_flushes_total", STARTUP, |v| v > flushes);
+    p.wait_metric("depmap_packets_flushed_total", STARTUP, |v| v >= 10.0);
+    let after = p.get("/metrics").1;
+    assert!(
+        metric(&after, "depmap_edges_written_total") >= 2.0,
+        "{after}"
+    );
+    assert!(metric(&after, "depmap_store_size_bytes") > 0.0, "{after}");
+    assert_eq!(
+        metric(
+            &after,
+            "depmap_capture_drops_total{interface=\"lo\",where=\"kernel\"}"
+        ),
+        0.0
+    );
+    assert_eq!(metric(&after, "depmap_capture_up{interface=\"lo\"}"), 1.0);
+
+    // SIGHUP: a new flush interval applies live, a restart-only key is
+    // reported as such, and a bad file is refused without stopping.
+    write_config(&cfg, &agent_config(&db, "2s", &filter, "max_flows = 5000"));
+    p.signal(Signal::SIGHUP);
+    p.wait_metric("depmap_reloads_total", STARTUP, |v| v == 1.0);
+    assert_eq!(p.metric("depmap_flush_interval_seconds"), 2.0);
+    write_config(&cfg, "store = 5\n");
+    p.signal(Signal::SIGHUP);
+    p.wait_metric("depmap_reload_errors_total", STARTUP, |v| v == 1.0);
+    assert_eq!(p.metric("depmap_flush_interval_seconds"), 2.0);
+    let log = p.stderr_text();
+    assert!(log.contains("flush_interval changed"), "{log}");
+    assert!(
+        log.contains("max_flows") && log.contains("applies only after a restart"),
+        "{log}"
+    );
+    assert!(log.contains("reload refused"), "{log}");
+
+    // More traffic after the reload, then SIGTERM: the last of it is
+    // flushed on the way out.
+    let port2 = talk(client, server, 997);
+    p.wait_metric("depmap_packets_total", STARTUP, |v| v >= packets + 10.0);
+    p.signal(Signal::SIGTERM);
+    let (status, took) = p.wait(STOP);
+    assert!(status.success(), "{}", p.stderr_text());
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    for (port, proto) in [(port, 6), (998, 17), (port2, 6), (997, 17)] {
+        assert!(
+            has_edge(&db, client, server, port, proto),
+            "no edge {port}/{proto}"
+        );
+    }
+    assert_eq!(Store::open(&db).unwrap().integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn agent_logs_json_when_asked() {
+    let dir = tempdir();
+    let db = dir.path().join("json.db");
+    let cfg = dir.path().join("depmap.toml");
+    write_config(&cfg, &agent_config(&db, "1s", "host 127.0.44.2", ""));
+    let Some(mut p) = Proc::start(
+        &[
+            "agent",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+        dir.path(),
+    ) else {
+        return;
+    };
+    p.signal(Signal::SIGINT);
+    let (status, _) = p.wait(STOP);
+    assert!(status.success());
+    let log = p.stderr_text();
+    let first = log.lines().next().unwrap_or("");
+    let v: serde_json::Value =
+        serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert_eq!(v["level"], "INFO", "{first}");
+    assert!(log.contains("\"message\":\"agent running\""), "{log}");
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_the_bad_key() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/depmap.toml");
+    let out = Command::new(BIN)
+        .args(["agent", "--check-config", "--config"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+
+    let dir = tempdir();
+    let bad = dir.path().join("bad.toml");
+    for (text, key) in [
+        (
+            "store = \"x.db\"\nflush_interval = \"often\"\n[[interface]]\nname = \"lo\"\n",
+            "flush_interval",
+        ),
+        (
+            "store = \"x.db\"\n[[interface]]\nname = \"lo\"\nsnaplen = 10\n",
+            "interface[0].snaplen",
+        ),
+        (
+            "store = \"x.db\"\nmetrics = \"nowhere\"\n[[interface]]\nname = \"lo\"\n",
+            "metrics",
+        ),
+        (
+            "store = \"x.db\"\n[[interface]]\nname = \"lo\"\nfliter = \"tcp\"\n",
+            "fliter",
+        ),
+        ("store = \"x.db\"\n", "[[interface]]"),
+    ] {
+        write_config(&bad, text);
+        let out = Command::new(BIN)
+            .args(["agent", "--check-config", "--config"])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(key) && err.contains("bad.toml"),
+            "{key}: {err}"
+        );
+    }
+}
+
+/// SIGKILL during heavy writes, 20 times: every restart opens a sound
+/// store, and it holds at least everything flushed before the kill.
+#[test]
+fn sigkill_during_heavy_writes_never_corrupts_or_loses_flushed_data() {
+    let dir = tempdir();
+    let db = dir.path().join("kill.db");
+    let cfg = dir.path().join("depmap.toml");
+    let (client, server) = ("127.0.43.1", "127.0.43.2");
+    write_config(
+        &cfg,
+        &agent_config(&db, "200ms", &format!("host {server}"), ""),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = flood(client, server, Arc::clone(&stop));
+    let mut stored = 0u64;
+    for round in 0..20 {
+        let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path())
+        else {
+            stop.store(true, Ordering::Relaxed);
+            return;
+        };
+        // At least two flushes with data, then kill at once, mid-stream.
+        p.wait_metric("depmap_flushes_total", STARTUP, |v| v >= 2.0);
+        let flushed = p.wait_metric("depmap_packets_flushed_total", STARTUP, |v| v > 0.0) as u64;
+        p.signal(Signal::SIGKILL);
+        p.wait(STOP);
+        let s = Store::open(&db).unwrap();
+        assert_eq!(s.integrity_check().unwrap(), "ok", "round {round}");
+        drop(s);
+        let now = stored_packets(&db);
+        assert!(
+            now >= stored + flushed,
+            "round {round}: store holds {now} packets, expected at least {stored} + {flushed} flushed"
+        );
+        stored = now;
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(flooder.join().unwrap() > 0);
+    assert!(stored > 0);
+}
+
+/// A `/proc/PID/status` field.
+fn status_field(pid: Pid, field: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Started as root, the agent runs as the configured user with no
+/// capability left (or only CAP_NET_RAW with reload_interfaces), with
+/// no-new-privileges, and capture still counts packets.
+#[test]
+fn agent_drops_to_the_configured_user_and_clears_capabilities() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root to show the switch to another user");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    for (keep, cap_eff) in [(false, "0000000000000000"), (true, "0000000000002000")] {
+        let dir = tempdir();
+        nix::unistd::chown(dir.path(), Some(nobody.uid), Some(nobody.gid)).unwrap();
+        let db = dir.path().join("privs.db");
+        let cfg = dir.path().join("depmap.toml");
+        let (client, server) = ("127.0.45.1", "127.0.45.2");
+        let extra = format!("user = \"nobody\"\nreload_interfaces = {keep}");
+        write_config(
+            &cfg,
+            &agent_config(&db, "500ms", &format!("host {server}"), &extra),
+        );
+        let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path())
+        else {
+            return;
+        };
+        let uid = nobody.uid.to_string();
+        assert_eq!(
+            status_field(p.pid(), "Uid")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            vec![uid.as_str(); 4]
+        );
+        let gid = nobody.gid.to_string();
+        assert_eq!(
+            status_field(p.pid(), "Gid")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            vec![gid.as_str(); 4]
+        );
+        assert_eq!(status_field(p.pid(), "Groups"), gid);
+        assert_eq!(
+            status_field(p.pid(), "CapEff"),
+            cap_eff,
+            "reload_interfaces = {keep}"
+        );
+        assert_eq!(status_field(p.pid(), "CapPrm"), cap_eff);
+        assert_eq!(status_field(p.pid(), "CapInh"), "0000000000000000");
+        assert_eq!(status_field(p.pid(), "CapAmb"), "0000000000000000");
+        assert_eq!(status_field(p.pid(), "NoNewPrivs"), "1");
+        // Every thread, not only the main one (capabilities are per thread).
+        for t in std::fs::read_dir(format!("/proc/{}/task", p.pid())).unwrap() {
+            let t = t.unwrap().file_name();
+            let text = std::fs::read_to_string(format!(
+                "/proc/{}/task/{}/status",
+                p.pid(),
+                t.to_string_lossy()
+            ))
+            .unwrap();
+            assert!(
+                text.contains(&format!("CapEff:\t{cap_eff}")),
+                "thread {t:?}: {text}"
+            );
+        }
+        // Capture still works, and the store (written as nobody) too.
+        let port = talk(client, server, 996);
+        p.wait_metric("depmap_packets_total", STARTUP, |v| v >= 10.0);
+        p.wait_metric("depmap_packets_flushed_total", STARTUP, |v| v >= 10.0);
+        p.signal(Signal::SIGTERM);
+        let (status, _) = p.wait(STOP);
+        assert!(status.success(), "{}", p.stderr_text());
+        assert!(has_edge(&db, client, server, port, 6));
+        let meta = std::fs::metadata(&db).unwrap();
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            nobody.uid.as_raw()
+        );
+    }
+}
