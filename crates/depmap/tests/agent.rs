@@ -638,3 +638,191 @@ fn agent_drops_to_the_configured_user_and_clears_capabilities() {
         );
     }
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts an 8 MiB tmpfs at `dir` (`ro`: read-only); `None` with a
+    /// message when not root or the mount fails.
+    fn mount(dir: &Path, ro: bool) -> Option<Tmpfs> {
+        if !is_root() {
+            eprintln!("SKIPPED: needs root to mount a small tmpfs");
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let opts = if ro { "size=8m,ro" } else { "size=8m" };
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED: mount -t tmpfs failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    fn remount(&self, opts: &str) {
+        let o = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_rss_kib(pid: Pid) -> u64 {
+    status_field(pid, "VmHWM")
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Sends UDP from `client` to ports 1..=1000 of every address in
+/// 127.0.N.1..=254 (N = `net`): a quarter of a million distinct edges, more
+/// than an 8 MiB store holds.
+fn flood_net(client: &str, net: u8, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    let client = client.to_string();
+    std::thread::spawn(move || {
+        let s = UdpSocket::bind((client.as_str(), 0)).unwrap();
+        let mut sent = 0u64;
+        let (mut host, mut port) = (1u8, 1u16);
+        while !stop.load(Ordering::Relaxed) {
+            for _ in 0..200 {
+                let ip = std::net::Ipv4Addr::new(127, 0, net, host);
+                let _ = s.send_to(b"depmap-test", (ip, port));
+                host = if host >= 254 { 1 } else { host + 1 };
+                if host == 1 {
+                    port = if port >= 1000 { 1 } else { port + 1 };
+                }
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sent
+    })
+}
+
+/// Disk full: the agent reports and counts failed flushes, keeps counting
+/// in memory within its bound, and continues once space is freed; the
+/// store stays sound.
+#[test]
+fn disk_full_is_reported_counted_and_survived() {
+    let dir = tempdir();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), false) else {
+        return;
+    };
+    let db = fs.0.join("full.db");
+    // Ballast: freed later to give the store room again.
+    let ballast = fs.0.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 3 << 20]).unwrap();
+    let cfg = dir.path().join("depmap.toml");
+    let extra = "max_flows = 100000\nmax_pending_edges = 30000";
+    write_config(
+        &cfg,
+        &agent_config(&db, "300ms", "net 127.0.46.0/24", extra),
+    );
+    let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path()) else {
+        return;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = flood_net("127.0.47.1", 46, Arc::clone(&stop));
+    p.wait_metric("depmap_flushes_total", STARTUP, |v| v >= 1.0);
+    // The store fills up; flushes fail, are counted, and the agent goes on.
+    p.wait_metric("depmap_flush_errors_total", Duration::from_secs(60), |v| {
+        v >= 3.0
+    });
+    let packets = p.metric("depmap_packets_total");
+    p.wait_metric("depmap_packets_total", STARTUP, |v| v > packets);
+    assert_eq!(p.get("/healthz").0, 503);
+    // Held edges stay under the bound: past it they are dropped and counted.
+    p.wait_metric("depmap_edges_dropped_total", Duration::from_secs(60), |v| {
+        v > 0.0
+    });
+    assert!(
+        p.child.try_wait().unwrap().is_none(),
+        "the agent died: {}",
+        p.stderr_text()
+    );
+    let log = p.stderr_text();
+    assert!(log.contains("flush failed"), "{log}");
+    assert!(log.contains("full"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    let rss = peak_rss_kib(p.pid());
+    assert!(rss < 200 << 10, "peak RSS {rss} KiB");
+
+    // Free space: the next flushes work again.
+    stop.store(true, Ordering::Relaxed);
+    flooder.join().unwrap();
+    std::fs::remove_file(&ballast).unwrap();
+    let flushes = p.metric("depmap_flushes_total");
+    p.wait_metric("depmap_flushes_total", Duration::from_secs(60), |v| {
+        v > flushes
+    });
+    let t = Instant::now();
+    while p.get("/healthz").0 != 200 {
+        assert!(t.elapsed() < Duration::from_secs(60), "{}", p.stderr_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p.signal(Signal::SIGTERM);
+    p.wait(STOP);
+    let s = Store::open(&db).unwrap();
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+    assert!(s.edge_count().unwrap() > 0);
+}
+
+/// A read-only store: reported and counted, counting goes on in memory,
+/// and everything is written once the file system is writable again.
+#[test]
+fn read_only_store_is_reported_and_written_later() {
+    let dir = tempdir();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("ro"), true) else {
+        return;
+    };
+    let db = fs.0.join("ro.db");
+    let cfg = dir.path().join("depmap.toml");
+    let (client, server) = ("127.0.48.1", "127.0.48.2");
+    write_config(
+        &cfg,
+        &agent_config(&db, "300ms", &format!("host {server}"), ""),
+    );
+    let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path()) else {
+        return;
+    };
+    let port = talk(client, server, 995);
+    p.wait_metric("depmap_packets_total", STARTUP, |v| v >= 10.0);
+    p.wait_metric("depmap_flush_errors_total", STARTUP, |v| v >= 2.0);
+    assert_eq!(p.metric("depmap_flushes_total"), 0.0);
+    let log = p.stderr_text();
+    assert!(
+        log.contains("flush failed") && log.contains("ro.db"),
+        "{log}"
+    );
+    fs.remount("rw");
+    p.wait_metric("depmap_packets_flushed_total", STARTUP, |v| v >= 10.0);
+    p.signal(Signal::SIGTERM);
+    let (status, _) = p.wait(STOP);
+    assert!(status.success(), "{}", p.stderr_text());
+    assert!(has_edge(&db, client, server, port, 6));
+    assert!(has_edge(&db, client, server, 995, 17));
+    assert_eq!(Store::open(&db).unwrap().integrity_check().unwrap(), "ok");
+}
