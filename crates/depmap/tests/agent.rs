@@ -458,20 +458,7 @@ fn agent_logs_json_when_asked() {
 }
 
 #[test]
-fn check_config_accepts_the_example_and_names_the_bad_key() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/depmap.toml");
-    let out = Command::new(BIN)
-        .args(["agent", "--check-config", "--config"])
-        .arg(&example)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
-
+fn check_config_names_the_bad_key() {
     let dir = tempdir();
     let bad = dir.path().join("bad.toml");
     for (text, key) in [
