@@ -813,3 +813,81 @@ fn read_only_store_is_reported_and_written_later() {
     assert!(has_edge(&db, client, server, 995, 17));
     assert_eq!(Store::open(&db).unwrap().integrity_check().unwrap(), "ok");
 }
+
+/// A NetFlow v5 datagram with one record: `src:40000 -> dst:port` TCP,
+/// 10 packets, 1000 bytes.
+fn netflow_v5(src: [u8; 4], dst: [u8; 4], port: u16) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let mut d = Vec::new();
+    d.extend_from_slice(&5u16.to_be_bytes()); // version
+    d.extend_from_slice(&1u16.to_be_bytes()); // count
+    d.extend_from_slice(&100_000u32.to_be_bytes()); // sys_uptime (ms)
+    d.extend_from_slice(&now.to_be_bytes()); // unix_secs
+    d.extend_from_slice(&0u32.to_be_bytes()); // unix_nsecs
+    d.extend_from_slice(&1u32.to_be_bytes()); // flow_sequence
+    d.extend_from_slice(&[0, 0, 0, 0]); // engine type, id, sampling
+    d.extend_from_slice(&src);
+    d.extend_from_slice(&dst);
+    d.extend_from_slice(&[0; 4]); // next hop
+    d.extend_from_slice(&[0; 4]); // input, output
+    d.extend_from_slice(&10u32.to_be_bytes()); // packets
+    d.extend_from_slice(&1000u32.to_be_bytes()); // bytes
+    d.extend_from_slice(&99_000u32.to_be_bytes()); // first
+    d.extend_from_slice(&99_500u32.to_be_bytes()); // last
+    d.extend_from_slice(&40_000u16.to_be_bytes());
+    d.extend_from_slice(&port.to_be_bytes());
+    d.extend_from_slice(&[0, 0x12, 6, 0]); // pad, tcp flags (SYN|ACK), proto, tos
+    d.extend_from_slice(&[0; 8]); // AS numbers, masks, pad
+    assert_eq!(d.len(), 24 + 48);
+    d
+}
+
+/// The agent runs a flow listener next to live capture, and its edges
+/// reach the store.
+#[test]
+fn agent_runs_a_flow_listener_beside_capture() {
+    let dir = tempdir();
+    let db = dir.path().join("flows.db");
+    let cfg = dir.path().join("depmap.toml");
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!(
+        "[[listener]]\naddress = \"127.0.0.1:{port}\"\nallow_exporters = [\"127.0.0.0/8\"]\n"
+    );
+    let mut text = agent_config(&db, "300ms", "host 127.0.49.2", "");
+    text.push_str(&extra);
+    write_config(&cfg, &text);
+    let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path()) else {
+        return;
+    };
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(
+        &netflow_v5([10, 9, 0, 1], [10, 9, 0, 2], 5432),
+        ("127.0.0.1", port),
+    )
+    .unwrap();
+    p.wait_metric("depmap_flow_records_total", STARTUP, |v| v >= 1.0);
+    let listen = format!("depmap_listener_datagrams_total{{listen=\"127.0.0.1:{port}\"}}");
+    assert_eq!(p.metric(&listen), 1.0);
+    p.signal(Signal::SIGTERM);
+    let (status, _) = p.wait(STOP);
+    assert!(status.success(), "{}", p.stderr_text());
+    let st = Store::open(&db).unwrap();
+    let edges = st.edges().unwrap();
+    let e = edges
+        .iter()
+        .find(|(k, _)| k.server.to_string() == "10.9.0.2" && k.port == 5432)
+        .unwrap_or_else(|| panic!("no flow edge in {edges:?}"));
+    assert_eq!(e.0.client.to_string(), "10.9.0.1");
+    assert_eq!(e.1.packets(), 10);
+    let origins = st.edge_origins().unwrap();
+    assert!(origins
+        .iter()
+        .any(|(k, o)| k.port == 5432 && o.flows && !o.packets));
+}
