@@ -891,3 +891,89 @@ fn agent_runs_a_flow_listener_beside_capture() {
         .iter()
         .any(|(k, o)| k.port == 5432 && o.flows && !o.packets));
 }
+
+/// A classic pcap (LINKTYPE_RAW) with a TCP handshake from
+/// `client:40000` to `server:port`.
+fn handshake_pcap(client: [u8; 4], server: [u8; 4], port: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]); // thiszone, sigfigs
+    f.extend_from_slice(&65_535u32.to_le_bytes());
+    f.extend_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
+    let packet = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8| {
+        let mut p = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    for (i, p) in [
+        packet(client, server, 40_000, port, 0x02),
+        packet(server, client, port, 40_000, 0x12),
+    ]
+    .iter()
+    .enumerate()
+    {
+        f.extend_from_slice(&now.to_le_bytes());
+        f.extend_from_slice(&(i as u32 * 1000).to_le_bytes());
+        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        f.extend_from_slice(p);
+    }
+    f
+}
+
+/// Capture files dropped into a watched directory are ingested once,
+/// after they stop changing; a copy of the same content is a repeat.
+#[test]
+fn agent_ingests_files_from_a_watched_directory() {
+    let dir = tempdir();
+    let db = dir.path().join("watch.db");
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let cfg = dir.path().join("depmap.toml");
+    write_config(
+        &cfg,
+        &format!(
+            "store = \"{}\"\nmetrics = \"127.0.0.1:0\"\n[[watch]]\ndirectory = \"{}\"\ninterval = \"100ms\"\n",
+            db.display(),
+            spool.display()
+        ),
+    );
+    let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path()) else {
+        return;
+    };
+    let pcap = handshake_pcap([10, 8, 0, 1], [10, 8, 0, 2], 8080);
+    std::fs::write(spool.join("a.pcap"), &pcap).unwrap();
+    std::fs::write(spool.join("notes.txt"), "not a capture").unwrap();
+    p.wait_metric(
+        "depmap_watch_files_total{result=\"ingested\"}",
+        STARTUP,
+        |v| v == 1.0,
+    );
+    std::fs::write(spool.join("b.pcap"), &pcap).unwrap();
+    p.wait_metric(
+        "depmap_watch_files_total{result=\"repeat\"}",
+        STARTUP,
+        |v| v == 1.0,
+    );
+    assert_eq!(
+        p.metric("depmap_watch_files_total{result=\"ingested\"}"),
+        1.0
+    );
+    assert_eq!(p.metric("depmap_watch_files_total{result=\"failed\"}"), 0.0);
+    p.signal(Signal::SIGTERM);
+    let (status, _) = p.wait(STOP);
+    assert!(status.success(), "{}", p.stderr_text());
+    assert!(has_edge(&db, "10.8.0.1", "10.8.0.2", 8080, 6));
+    let s = Store::open(&db).unwrap();
+    assert_eq!(s.edges().unwrap()[0].1.packets(), 2);
+}

@@ -50,6 +50,20 @@ struct RawConfig {
     /// UDP listeners for NetFlow v5/v9, IPFIX and sFlow exports.
     #[serde(default)]
     listener: Vec<RawListener>,
+    /// Directories watched for new capture files.
+    #[serde(default)]
+    watch: Vec<RawWatch>,
+}
+
+/// One `[[watch]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    /// The directory to look in (not recursive).
+    directory: PathBuf,
+    /// How often to look (humantime; default 10s). A file is read once its
+    /// size and modification time have not changed for one look.
+    interval: Option<String>,
 }
 
 /// One `[[interface]]` table.
@@ -122,6 +136,15 @@ impl Listener {
     }
 }
 
+/// A directory watched for capture files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Watch {
+    /// The directory.
+    pub directory: PathBuf,
+    /// How often to look.
+    pub interval: Duration,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -147,6 +170,8 @@ pub struct Config {
     pub interfaces: Vec<LiveConfig>,
     /// Flow listeners.
     pub listeners: Vec<Listener>,
+    /// Watched directories.
+    pub watches: Vec<Watch>,
 }
 
 /// Default flush period.
@@ -192,6 +217,9 @@ impl Config {
         }
         if self.listeners != new.listeners {
             v.push("listener");
+        }
+        if self.watches != new.watches {
+            v.push("watch");
         }
         let settings = |c: &Config| -> Vec<(String, u32, u32, bool)> {
             c.interfaces
@@ -328,8 +356,26 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
             recv_buffer: r.recv_buffer.unwrap_or(8 << 20),
         });
     }
-    if interfaces.is_empty() && listeners.is_empty() {
-        bail!("no source: add an [[interface]] (name = \"eth0\") or a [[listener]] (address = \"0.0.0.0:2055\")");
+    let mut watches = Vec::new();
+    for (i, r) in raw.watch.into_iter().enumerate() {
+        let key = format!("watch[{i}]");
+        if r.directory.as_os_str().is_empty() {
+            bail!("{key}.directory = \"\": give a directory, e.g. \"/var/spool/depmap\"");
+        }
+        let interval = match &r.interval {
+            Some(s) => duration(&format!("{key}.interval"), s)?,
+            None => Duration::from_secs(10),
+        };
+        if interval < Duration::from_millis(100) {
+            bail!("{key}.interval: must be at least 100ms (default 10s)");
+        }
+        watches.push(Watch {
+            directory: r.directory,
+            interval,
+        });
+    }
+    if interfaces.is_empty() && listeners.is_empty() && watches.is_empty() {
+        bail!("no source: add an [[interface]] (name = \"eth0\"), a [[listener]] (address = \"0.0.0.0:2055\") or a [[watch]] (directory = \"/var/spool/depmap\")");
     }
     Ok(Config {
         store: raw.store,
@@ -343,6 +389,7 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         log_format,
         interfaces,
         listeners,
+        watches,
     })
 }
 

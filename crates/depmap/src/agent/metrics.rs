@@ -100,6 +100,12 @@ pub struct Metrics {
     pub store_bytes: AtomicU64,
     /// Activity rows deleted by retention.
     pub retention_deleted: AtomicU64,
+    /// Capture files from watched directories ingested.
+    pub files_ingested: AtomicU64,
+    /// Capture files skipped as already ingested.
+    pub files_repeated: AtomicU64,
+    /// Capture files that failed (not captures, or the store failed).
+    pub files_failed: AtomicU64,
     /// Configuration reloads applied.
     pub reloads: AtomicU64,
     /// Reloads refused (bad file).
@@ -374,6 +380,18 @@ impl Metrics {
             "Per-day activity rows deleted by retention.",
             get(&self.retention_deleted),
         );
+        o.head(
+            "watch_files_total",
+            "counter",
+            "Capture files from watched directories, by result.",
+        );
+        for (r, a) in [
+            ("ingested", &self.files_ingested),
+            ("repeat", &self.files_repeated),
+            ("failed", &self.files_failed),
+        ] {
+            let _ = writeln!(o.0, "depmap_watch_files_total{{result=\"{r}\"}} {}", get(a));
+        }
         o.one(
             "reloads_total",
             "counter",

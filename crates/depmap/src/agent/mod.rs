@@ -7,6 +7,7 @@ pub mod config;
 pub mod metrics;
 pub mod privs;
 pub mod run;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -156,6 +157,7 @@ pub fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         log_format: LogFormat::Human,
         interfaces: vec![live],
         listeners: Vec::new(),
+        watches: Vec::new(),
     };
     let s = run::run(run::Options {
         config_path: None,

@@ -353,7 +353,10 @@ pub fn run(opts: Options) -> anyhow::Result<Summary> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    rt.block_on(run_async(opts))
+    let summary = rt.block_on(run_async(opts));
+    // Do not wait for a blocking task still ingesting a large file.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    summary
 }
 
 fn open_capture(c: &LiveConfig) -> anyhow::Result<LiveCapture> {
@@ -453,6 +456,17 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
         )));
     }
     drop(dtx);
+    let mut watch_tasks = Vec::new();
+    for w in &cfg.watches {
+        tracing::info!(directory = %w.directory.display(), interval = %humantime::format_duration(w.interval), "watching for capture files");
+        watch_tasks.push(tokio::spawn(super::watch::run(
+            w.clone(),
+            cfg.store.clone(),
+            cfg.max_flows,
+            Arc::clone(&metrics),
+            stop_rx.clone(),
+        )));
+    }
     let server = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, Arc::clone(&metrics))));
 
     // 5. The aggregation loop.
@@ -618,6 +632,16 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
     }
     if let Some(s) = server {
         s.abort();
+    }
+    // A file being ingested is one transaction: cut short, it is rolled
+    // back and read again after the restart.
+    for t in watch_tasks {
+        if tokio::time::timeout(Duration::from_secs(1), t)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a watched-directory ingest was still running at shutdown; that file will be read again at the next start");
+        }
     }
     let c = *agg.counters();
     ctx.summary.frames = c.frames;
