@@ -41,8 +41,21 @@ impl Proc {
     /// Starts `depmap ARGS` and waits for the line saying every source is
     /// open. `None` when capture permission is missing (the caller skips).
     fn start(args: &[&str], dir: &Path) -> Option<Proc> {
+        Proc::start_under(&[], args, dir)
+    }
+
+    /// [`Proc::start`] under a wrapper command (`setpriv ...`).
+    fn start_under(wrapper: &[&str], args: &[&str], dir: &Path) -> Option<Proc> {
         let stderr = dir.join(format!("stderr-{}.log", rand_suffix()));
-        let mut child = Command::new(BIN)
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = cmd
             .args(args)
             .env("DEPMAP_LOG", "info")
             .stdout(Stdio::piped())
@@ -626,6 +639,61 @@ fn agent_drops_to_the_configured_user_and_clears_capabilities() {
     }
 }
 
+/// Started as the systemd unit starts it (already the service user, with
+/// CAP_NET_RAW as an ambient capability), the agent clears that too once
+/// the interface is open, and capture goes on.
+#[test]
+fn agent_started_with_ambient_net_raw_clears_it() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root to start a process as another user with CAP_NET_RAW");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: setpriv (util-linux) is not installed");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    let dir = tempdir();
+    nix::unistd::chown(dir.path(), Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let db = dir.path().join("ambient.db");
+    let cfg = dir.path().join("depmap.toml");
+    let (client, server) = ("127.0.50.1", "127.0.50.2");
+    write_config(
+        &cfg,
+        &agent_config(&db, "500ms", &format!("host {server}"), "user = \"nobody\""),
+    );
+    let (uid, gid) = (
+        format!("--reuid={}", nobody.uid),
+        format!("--regid={}", nobody.gid),
+    );
+    let wrapper = [
+        "setpriv",
+        uid.as_str(),
+        gid.as_str(),
+        "--clear-groups",
+        "--inh-caps=+net_raw",
+        "--ambient-caps=+net_raw",
+    ];
+    let Some(mut p) = Proc::start_under(
+        &wrapper,
+        &["agent", "--config", cfg.to_str().unwrap()],
+        dir.path(),
+    ) else {
+        return;
+    };
+    assert_eq!(status_field(p.pid(), "CapEff"), "0000000000000000");
+    assert_eq!(status_field(p.pid(), "CapAmb"), "0000000000000000");
+    assert_eq!(status_field(p.pid(), "NoNewPrivs"), "1");
+    let port = talk(client, server, 994);
+    p.wait_metric("depmap_packets_flushed_total", STARTUP, |v| v >= 10.0);
+    p.signal(Signal::SIGTERM);
+    let (status, _) = p.wait(STOP);
+    assert!(status.success(), "{}", p.stderr_text());
+    assert!(has_edge(&db, client, server, port, 6));
+}
+
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct Tmpfs(PathBuf);
 
@@ -740,7 +808,13 @@ fn disk_full_is_reported_counted_and_survived() {
     });
     let packets = p.metric("depmap_packets_total");
     p.wait_metric("depmap_packets_total", STARTUP, |v| v > packets);
-    assert_eq!(p.get("/healthz").0, 503);
+    // Three failures in a row turn /healthz to 503 (a small flush may still
+    // fit in space SQLite already holds, so poll rather than sample once).
+    let t = Instant::now();
+    while p.get("/healthz").0 != 503 {
+        assert!(t.elapsed() < Duration::from_secs(60), "{}", p.stderr_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Held edges stay under the bound: past it they are dropped and counted.
     p.wait_metric("depmap_edges_dropped_total", Duration::from_secs(60), |v| {
         v > 0.0

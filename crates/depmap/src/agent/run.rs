@@ -507,6 +507,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
     let mut ctx = Ctx {
         metrics: &metrics,
         summary: &mut summary,
+        held_edges: 0,
     };
     loop {
         let want_flush = tokio::select! {
@@ -551,10 +552,15 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
             let mut p = take(&mut agg, &mut pipe, now_ns());
             p.absorb(std::mem::take(&mut held));
             ctx.publish_packets(&agg);
-            let (s, path, keep) = (store.take(), cfg.store.clone(), cfg.retention_days);
-            inflight = Some(tokio::task::spawn_blocking(move || {
-                flush_blocking(s, path, p, keep)
-            }));
+            // Nothing learned since the last flush: no transaction, and the
+            // store's health stays what the last real write said.
+            ctx.held_edges = p.edges();
+            if !p.is_empty() {
+                let (s, path, keep) = (store.take(), cfg.store.clone(), cfg.retention_days);
+                inflight = Some(tokio::task::spawn_blocking(move || {
+                    flush_blocking(s, path, p, keep)
+                }));
+            }
         }
     }
 
@@ -676,6 +682,8 @@ fn take(agg: &mut PacketAggregator, pipe: &mut Pipeline, now: i64) -> Pending {
 struct Ctx<'a> {
     metrics: &'a Metrics,
     summary: &'a mut Summary,
+    /// Edges held back by failed flushes (or in the flush under way).
+    held_edges: usize,
 }
 
 impl Ctx<'_> {
@@ -693,7 +701,10 @@ impl Ctx<'_> {
         set(&m.flows_active, agg.table.active_flows() as u64);
         set(&m.flows_created, t.flows_created);
         set(&m.flows_evicted, t.flows_evicted);
-        set(&m.edges_pending, agg.table.pending_edges() as u64);
+        set(
+            &m.edges_pending,
+            (agg.table.pending_edges() + self.held_edges) as u64,
+        );
     }
 
     fn publish_flows(&self, pipe: &Pipeline) {
@@ -727,6 +738,7 @@ impl Ctx<'_> {
                 add(&m.packets_flushed, packets);
                 add(&m.retention_deleted, pruned);
                 self.summary.flushes.0 += 1;
+                self.held_edges = held.edges();
                 self.summary.written.added += sum.added;
                 self.summary.written.updated += sum.updated;
                 tracing::debug!(
@@ -753,6 +765,7 @@ impl Ctx<'_> {
                     tracing::error!(error = %e, held = p.edges(), "flush failed; keeping the edges in memory and retrying at the next flush");
                     *held = p;
                 }
+                self.held_edges = held.edges();
             }
         }
     }
