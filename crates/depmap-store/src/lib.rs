@@ -826,16 +826,16 @@ fn upsert(
     )?;
     let mut update = tx.prepare_cached(
         "UPDATE edges SET
-            connections    = connections + ?2,
-            client_packets = client_packets + ?3,
-            client_bytes   = client_bytes + ?4,
-            server_packets = server_packets + ?5,
-            server_bytes   = server_bytes + ?6,
-            first_seen     = min(first_seen, ?7),
-            last_seen      = max(last_seen, ?8),
-            sources        = sources | ?9,
-            sampled        = max(sampled, ?10)
-         WHERE id = ?1",
+            connections    = connections + ?1,
+            client_packets = client_packets + ?2,
+            client_bytes   = client_bytes + ?3,
+            server_packets = server_packets + ?4,
+            server_bytes   = server_bytes + ?5,
+            first_seen     = min(first_seen, ?6),
+            last_seen      = max(last_seen, ?7),
+            sources        = sources | ?8,
+            sampled        = max(sampled, ?9)
+         WHERE id = ?10",
     )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO edges (client, server, port, proto, connections, client_packets,
@@ -855,7 +855,18 @@ fn upsert(
         let _ = write!(client, "{}", k.client);
         let _ = write!(server, "{}", k.server);
         let (port, proto) = (i64::from(k.port), i64::from(k.proto));
-        let was_sampled = i64::from(sampled.contains(k));
+        // The figures, in the order both statements number them.
+        let figures: [i64; 9] = [
+            clamp(s.connections),
+            clamp(s.client_packets),
+            clamp(s.client_bytes),
+            clamp(s.server_packets),
+            clamp(s.server_bytes),
+            s.first_seen,
+            s.last_seen,
+            sources,
+            i64::from(sampled.contains(k)),
+        ];
         let existing: Option<i64> = if empty {
             None
         } else {
@@ -864,37 +875,16 @@ fn upsert(
         };
         let id = match existing {
             Some(id) => {
-                update.execute(params![
-                    id,
-                    clamp(s.connections),
-                    clamp(s.client_packets),
-                    clamp(s.client_bytes),
-                    clamp(s.server_packets),
-                    clamp(s.server_bytes),
-                    s.first_seen,
-                    s.last_seen,
-                    sources,
-                    was_sampled,
-                ])?;
+                update.execute(rusqlite::params_from_iter(figures.into_iter().chain([id])))?;
                 summary.updated += 1;
                 id
             }
             None => {
-                insert.execute(params![
-                    client,
-                    server,
-                    port,
-                    proto,
-                    clamp(s.connections),
-                    clamp(s.client_packets),
-                    clamp(s.client_bytes),
-                    clamp(s.server_packets),
-                    clamp(s.server_bytes),
-                    s.first_seen,
-                    s.last_seen,
-                    sources,
-                    was_sampled,
-                ])?;
+                let key: [&dyn rusqlite::ToSql; 4] = [&client, &server, &port, &proto];
+                insert.execute(rusqlite::params_from_iter(
+                    key.into_iter()
+                        .chain(figures.iter().map(|f| f as &dyn rusqlite::ToSql)),
+                ))?;
                 summary.added += 1;
                 tx.last_insert_rowid()
             }
