@@ -5,10 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use depmap_edges::{FlowConfig, FlowTable, NANOS_PER_SEC};
-use depmap_wire::{tcpflags, Packet};
+use depmap_suite::flood_syn;
 
 #[test]
 fn one_million_concurrent_flows_stay_within_the_configured_limit() {
@@ -18,27 +16,10 @@ fn one_million_concurrent_flows_stay_within_the_configured_limit() {
         max_flows: LIMIT,
         ..FlowConfig::default()
     });
-    let server = IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1));
     let mut max_seen = 0;
     for i in 0..FLOWS {
-        // 3,907 client addresses in 10.2.0.0/16, each from 256 source ports:
-        // every packet is a new 5-tuple, all within 10 seconds (no idle expiry).
-        let client = IpAddr::V4(Ipv4Addr::new(10, 2, (i >> 16) as u8, (i >> 8) as u8));
-        let p = Packet {
-            src: client,
-            dst: server,
-            proto: 6,
-            src_port: 1024 + (i & 0xff) as u16,
-            dst_port: 443,
-            tcp_flags: tcpflags::SYN,
-            icmp_type: 0,
-            icmp_code: 0,
-            ip_len: 60,
-            fragment: None,
-            has_ports: true,
-            app_offset: 0,
-            app_len: 0,
-        };
+        // Every packet a new 5-tuple, all within 10 seconds (no idle expiry).
+        let p = flood_syn(i);
         table.observe(NANOS_PER_SEC + i64::from(i) * 10_000, &p);
         max_seen = max_seen.max(table.active_flows());
     }

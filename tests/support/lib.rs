@@ -80,3 +80,25 @@ pub fn map_file(path: &Path) -> Mapped {
     m.edges = table.take_edges();
     m
 }
+
+/// The `i`-th packet of a flood of unique 5-tuples: a TCP SYN to
+/// 10.1.0.1:443 from one of up to 65,536 client addresses in 10.2.0.0/16,
+/// each using 256 source ports, so every `i` below 2^24 is a new flow.
+pub fn flood_syn(i: u32) -> depmap_wire::Packet {
+    use std::net::{IpAddr, Ipv4Addr};
+    depmap_wire::Packet {
+        src: IpAddr::V4(Ipv4Addr::new(10, 2, (i >> 16) as u8, (i >> 8) as u8)),
+        dst: IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1)),
+        proto: depmap_wire::ipproto::TCP,
+        src_port: 1024 + (i & 0xff) as u16,
+        dst_port: 443,
+        tcp_flags: depmap_wire::tcpflags::SYN,
+        icmp_type: 0,
+        icmp_code: 0,
+        ip_len: 60,
+        fragment: None,
+        has_ports: true,
+        app_offset: 0,
+        app_len: 0,
+    }
+}
