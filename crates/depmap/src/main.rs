@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    end_quietly_on_closed_stdout();
     let args = cli::Cli::parse();
     // The agent sets up its own logging (format from its config).
     if !matches!(args.command, cli::Command::Agent(_)) {
@@ -31,6 +32,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `depmap baseline | head`: once the reader has gone, printing fails with
+/// EPIPE (Rust programs ignore SIGPIPE), and `println!` turns that into a
+/// panic with a backtrace. The reader closing the pipe is its choice, not an
+/// error: end at once, silently, with status 0, as `depmap export` already
+/// does for its own writes. Any other panic still reports as usual.
+fn end_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {

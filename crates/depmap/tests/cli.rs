@@ -220,3 +220,31 @@ fn two_files_add_up() {
     assert_eq!(lansync.len(), 1);
     assert_eq!(lansync[0]["packets"], 4);
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("map.db");
+    let pcap = tiny_pcap(dir.path());
+    let o = depmap(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    // Standard output is a pipe whose reader is gone before anything is
+    // written, as with `depmap baseline | head -0`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_depmap"))
+        .args(["baseline", "--db", db.to_str().unwrap()])
+        .env_remove("DEPMAP_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(o.status.success(), "status {:?}: {stderr}", o.status);
+}
