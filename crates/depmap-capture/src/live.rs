@@ -328,13 +328,15 @@ impl LiveCapture {
         Ok(())
     }
 
-    /// Reads frames into `batch` (cleared first) until it holds `max_frames`,
+    /// Reads frames into `batch` (cleared first) until it holds `max_frames`
+    /// or `max_bytes` of captured data,
     /// or `max_wait` has passed since its first frame. Returns the number of frames; 0 means nothing arrived
     /// within the read timeout (time to check for a stop request).
     pub fn next_batch(
         &mut self,
         batch: &mut FrameBatch,
         max_frames: usize,
+        max_bytes: usize,
         max_wait: Duration,
     ) -> Result<usize, LiveError> {
         batch.clear();
@@ -342,7 +344,7 @@ impl LiveCapture {
         // `max_wait` counts from the batch's first frame.
         let mut started = Instant::now();
         let mut waited = false;
-        while batch.len() < max_frames.max(1) {
+        while batch.len() < max_frames.max(1) && batch.bytes() < max_bytes.max(1) {
             match self.cap.next_packet() {
                 Ok(p) => {
                     let ts = &p.header.ts;

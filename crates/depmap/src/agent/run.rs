@@ -32,10 +32,14 @@ use crate::flows::Pipeline;
 
 /// The most frames one capture thread hands over in one batch.
 const BATCH_FRAMES: usize = 4096;
+/// The most captured bytes in one batch: with [`CHANNEL_BATCHES`] this
+/// bounds what waits between the readers and the loop (16 MiB in all,
+/// plus one batch in each reader's hands), whatever the snaplen.
+const BATCH_BYTES: usize = 1 << 20;
 /// The longest a capture thread holds a partial batch.
 const BATCH_WAIT: Duration = Duration::from_millis(50);
 /// Batches waiting between the sources and the aggregation loop.
-const CHANNEL_BATCHES: usize = 64;
+const CHANNEL_BATCHES: usize = 16;
 /// How long shutdown waits for sources to hand over their last batches.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(2);
 /// How often a capture thread reads libpcap's drop counters.
@@ -289,7 +293,7 @@ fn capture_thread(
             }
         }
         let mut batch = FrameBatch::new();
-        match cap.next_batch(&mut batch, BATCH_FRAMES, BATCH_WAIT) {
+        match cap.next_batch(&mut batch, BATCH_FRAMES, BATCH_BYTES, BATCH_WAIT) {
             Ok(0) => {}
             Ok(_) => {
                 if tx.blocking_send(batch).is_err() {
@@ -815,8 +819,14 @@ fn reload(
         tracing::info!(value = new.max_pending_edges, "max_pending_edges changed");
         cfg.max_pending_edges = new.max_pending_edges;
     }
-    // Interfaces: refilter, stop the removed, open the added.
+    // Interfaces: refilter, stop the removed, open the added. A reader
+    // that stopped on an error (interface gone) is opened again.
     for s in sources.iter_mut() {
+        if s.thread.as_ref().is_some_and(|t| t.is_finished()) {
+            tracing::info!(interface = %s.config.interface, "capture had stopped: opening the interface again");
+            s.stop.store(true, Ordering::Relaxed);
+            continue;
+        }
         match new
             .interfaces
             .iter()
