@@ -254,29 +254,6 @@ fn talk(client: &str, server: &str, udp_port: u16) -> u16 {
     addr.port()
 }
 
-/// Sends UDP from `client` to `server` on ports 1..=1000 in turn (ICMP
-/// port-unreachable answers come back) until `stop`: many distinct edges,
-/// so every flush writes many rows. Paced to stay well inside a 2-core
-/// machine.
-fn flood(client: &str, server: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    let (client, server) = (client.to_string(), server.to_string());
-    std::thread::spawn(move || {
-        let s = UdpSocket::bind((client.as_str(), 0)).unwrap();
-        let ip: std::net::IpAddr = server.parse().unwrap();
-        let mut sent = 0u64;
-        let mut port = 1u16;
-        while !stop.load(Ordering::Relaxed) {
-            for _ in 0..200 {
-                let _ = s.send_to(b"depmap-test", SocketAddr::new(ip, port));
-                port = if port >= 1000 { 1 } else { port + 1 };
-                sent += 1;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        sent
-    })
-}
-
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -515,13 +492,11 @@ fn sigkill_during_heavy_writes_never_corrupts_or_loses_flushed_data() {
     let dir = tempdir();
     let db = dir.path().join("kill.db");
     let cfg = dir.path().join("depmap.toml");
-    let (client, server) = ("127.0.43.1", "127.0.43.2");
-    write_config(
-        &cfg,
-        &agent_config(&db, "200ms", &format!("host {server}"), ""),
-    );
+    // A quarter of a million distinct edges: every flush inserts thousands
+    // of rows, so a kill often lands inside a transaction.
+    write_config(&cfg, &agent_config(&db, "200ms", "net 127.0.51.0/24", ""));
     let stop = Arc::new(AtomicBool::new(false));
-    let flooder = flood(client, server, Arc::clone(&stop));
+    let flooder = flood_net("127.0.43.1", 51, Arc::clone(&stop));
     let mut stored = 0u64;
     for round in 0..20 {
         let Some(mut p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path())
@@ -529,9 +504,14 @@ fn sigkill_during_heavy_writes_never_corrupts_or_loses_flushed_data() {
             stop.store(true, Ordering::Relaxed);
             return;
         };
-        // At least two flushes with data, then kill at once, mid-stream.
+        // At least two flushes with data, then kill at a varying moment of
+        // the flush cycle.
         p.wait_metric("depmap_flushes_total", STARTUP, |v| v >= 2.0);
+        std::thread::sleep(Duration::from_millis(u64::from(
+            Instant::now().elapsed().subsec_nanos() % 200,
+        )));
         let flushed = p.wait_metric("depmap_packets_flushed_total", STARTUP, |v| v > 0.0) as u64;
+        let took = p.metric("depmap_flush_last_duration_seconds");
         p.signal(Signal::SIGKILL);
         p.wait(STOP);
         let s = Store::open(&db).unwrap();
@@ -541,6 +521,9 @@ fn sigkill_during_heavy_writes_never_corrupts_or_loses_flushed_data() {
         assert!(
             now >= stored + flushed,
             "round {round}: store holds {now} packets, expected at least {stored} + {flushed} flushed"
+        );
+        eprintln!(
+            "SIGKILL round {round}: integrity ok, {flushed} packets flushed before the kill (last flush {took:.3} s), store {stored} -> {now} packets"
         );
         stored = now;
     }
@@ -830,6 +813,19 @@ fn disk_full_is_reported_counted_and_survived() {
     assert!(!log.contains("panicked"), "{log}");
     let rss = peak_rss_kib(p.pid());
     assert!(rss < 200 << 10, "peak RSS {rss} KiB");
+    // The flood of distinct flows stays within max_flows: the oldest are
+    // finished early and counted.
+    p.wait_metric("depmap_flows_evicted_total", STARTUP, |v| v > 0.0);
+    let m = p.get("/metrics").1;
+    assert!(metric(&m, "depmap_flows") <= 100_000.0, "{m}");
+    eprintln!(
+        "disk full: {} flush errors, {} edges dropped past max_pending_edges, {} flows evicted, {} packets counted, peak RSS {} MiB",
+        metric(&m, "depmap_flush_errors_total"),
+        metric(&m, "depmap_edges_dropped_total"),
+        metric(&m, "depmap_flows_evicted_total"),
+        metric(&m, "depmap_packets_total"),
+        rss >> 10
+    );
 
     // Free space: the next flushes work again.
     stop.store(true, Ordering::Relaxed);
