@@ -147,6 +147,52 @@ pub struct Batch {
     pub names: Vec<NameRecord>,
 }
 
+impl Batch {
+    /// Appends `other`'s rows (call [`Batch::compact`] to merge repeats).
+    pub fn absorb(&mut self, other: Batch) {
+        self.edges.extend(other.edges);
+        self.activity.extend(other.activity);
+        self.names.extend(other.names);
+    }
+
+    /// Merges rows of the same edge, edge-day and name into one each, as
+    /// writing them one after the other would (figures added, hours OR-ed,
+    /// first/last seen widened), sorted by key. For a writer that holds a
+    /// failed flush back and adds the next interval's rows to it: the
+    /// batch then grows with distinct edges, not with intervals.
+    pub fn compact(&mut self) {
+        let mut edges: std::collections::BTreeMap<EdgeKey, EdgeStats> = Default::default();
+        for (k, st) in self.edges.drain(..) {
+            edges.entry(k).or_default().merge(&st);
+        }
+        self.edges.extend(edges);
+        let mut days: std::collections::BTreeMap<(EdgeKey, i32), DayActivity> = Default::default();
+        for (k, a) in self.activity.drain(..) {
+            let d = days.entry((k, a.day)).or_insert(DayActivity {
+                day: a.day,
+                ..DayActivity::default()
+            });
+            d.hours |= a.hours;
+            d.connections = d.connections.saturating_add(a.connections);
+            d.packets = d.packets.saturating_add(a.packets);
+            d.bytes = d.bytes.saturating_add(a.bytes);
+        }
+        self.activity
+            .extend(days.into_iter().map(|((k, _), a)| (k, a)));
+        self.names
+            .sort_by(|a, b| (a.address, &a.name, a.source).cmp(&(b.address, &b.name, b.source)));
+        self.names.dedup_by(|later, kept| {
+            let same = (later.address, &later.name, later.source)
+                == (kept.address, &kept.name, kept.source);
+            if same {
+                kept.first_seen = kept.first_seen.min(later.first_seen);
+                kept.last_seen = kept.last_seen.max(later.last_seen);
+            }
+            same
+        });
+    }
+}
+
 /// Store errors, each naming the database file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -1144,5 +1190,70 @@ mod tests {
         c.pragma_update(None, "user_version", 99).unwrap();
         drop(c);
         assert!(matches!(Store::open(&p), Err(StoreError::TooNew { .. })));
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn compact_merges_what_writing_twice_would() {
+        let k = EdgeKey {
+            client: "10.0.0.1".parse().unwrap(),
+            server: "10.0.0.2".parse().unwrap(),
+            port: 443,
+            proto: 6,
+        };
+        let st = |c, first, last| EdgeStats {
+            connections: c,
+            client_packets: 2,
+            client_bytes: 100,
+            server_packets: 1,
+            server_bytes: 50,
+            first_seen: first,
+            last_seen: last,
+        };
+        let day = |hours, packets| DayActivity {
+            day: 20_000,
+            hours,
+            connections: 1,
+            packets,
+            bytes: 10,
+        };
+        let name = |first, last| NameRecord {
+            address: k.server,
+            name: "db.example".into(),
+            source: NameSource::Sni,
+            first_seen: first,
+            last_seen: last,
+        };
+        let mut a = Batch {
+            edges: vec![(k, st(1, 10, 20))],
+            activity: vec![(k, day(1, 3))],
+            names: vec![name(10, 20)],
+        };
+        a.absorb(Batch {
+            edges: vec![(k, st(2, 5, 15))],
+            activity: vec![(k, day(4, 3))],
+            names: vec![name(5, 30)],
+        });
+        a.compact();
+        let expected = EdgeStats {
+            connections: 3,
+            client_packets: 4,
+            client_bytes: 200,
+            server_packets: 2,
+            server_bytes: 100,
+            first_seen: 5,
+            last_seen: 20,
+        };
+        assert_eq!(a.edges, vec![(k, expected)]);
+        assert_eq!(a.activity.len(), 1);
+        assert_eq!(a.activity[0].1.hours, 5);
+        assert_eq!(a.activity[0].1.packets, 6);
+        assert_eq!(a.activity[0].1.connections, 2);
+        assert_eq!(a.names, vec![name(5, 30)]);
     }
 }

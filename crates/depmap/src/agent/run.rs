@@ -13,7 +13,6 @@
 //!   transaction while the loop keeps counting; a failed flush gives its
 //!   edges back and they are written with the next one.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_capture::{DatagramBatch, FrameBatch, LiveCapture, LiveConfig, UdpListener};
-use depmap_edges::{DayActivity, EdgeKey, EdgeStats, FlowConfig, NameRecord, PacketAggregator};
+use depmap_edges::{EdgeKey, FlowConfig, PacketAggregator};
 use depmap_store::{Batch, Store, UpsertSummary};
 use tokio::sync::mpsc;
 
@@ -101,62 +100,17 @@ struct Pending {
     sampled: Vec<EdgeKey>,
 }
 
-fn merge_edges(v: &mut Vec<(EdgeKey, EdgeStats)>) {
-    let mut m: BTreeMap<EdgeKey, EdgeStats> = BTreeMap::new();
-    for (k, s) in v.drain(..) {
-        m.entry(k).or_default().merge(&s);
-    }
-    v.extend(m);
-}
-
-fn merge_activity(v: &mut Vec<(EdgeKey, DayActivity)>) {
-    let mut m: BTreeMap<(EdgeKey, i32), DayActivity> = BTreeMap::new();
-    for (k, a) in v.drain(..) {
-        let e = m.entry((k, a.day)).or_insert(DayActivity {
-            day: a.day,
-            ..DayActivity::default()
-        });
-        e.hours |= a.hours;
-        e.connections = e.connections.saturating_add(a.connections);
-        e.packets = e.packets.saturating_add(a.packets);
-        e.bytes = e.bytes.saturating_add(a.bytes);
-    }
-    v.extend(m.into_iter().map(|((k, _), a)| (k, a)));
-}
-
-fn merge_names(v: &mut Vec<NameRecord>) {
-    v.sort_by(|a, b| (a.address, &a.name, a.source).cmp(&(b.address, &b.name, b.source)));
-    v.dedup_by(|later, kept| {
-        if (later.address, &later.name, later.source) == (kept.address, &kept.name, kept.source) {
-            kept.first_seen = kept.first_seen.min(later.first_seen);
-            kept.last_seen = kept.last_seen.max(later.last_seen);
-            true
-        } else {
-            false
-        }
-    });
-}
-
 impl Pending {
     fn absorb(&mut self, other: Pending) {
-        for (dst, src) in [
-            (&mut self.packets, other.packets),
-            (&mut self.flows, other.flows),
-        ] {
-            dst.edges.extend(src.edges);
-            dst.activity.extend(src.activity);
-            dst.names.extend(src.names);
-        }
+        self.packets.absorb(other.packets);
+        self.flows.absorb(other.flows);
         self.sampled.extend(other.sampled);
     }
 
     /// Merges figures of the same edge (a held-back flush plus newer data).
     fn compact(&mut self) {
-        for b in [&mut self.packets, &mut self.flows] {
-            merge_edges(&mut b.edges);
-            merge_activity(&mut b.activity);
-            merge_names(&mut b.names);
-        }
+        self.packets.compact();
+        self.flows.compact();
         self.sampled.sort_unstable();
         self.sampled.dedup();
     }
