@@ -385,10 +385,12 @@ impl KernelDrops {
     /// Datagrams dropped so far, or `None` where it cannot be read.
     pub fn read(&self) -> Option<u64> {
         let inode = self.inode?;
+        // /proc/self/net rather than /proc/net: the same tables, and still
+        // visible under systemd's ProcSubset=pid.
         let files: &[&str] = if self.v6 {
-            &["/proc/net/udp6", "/proc/net/udp"]
+            &["/proc/self/net/udp6", "/proc/self/net/udp"]
         } else {
-            &["/proc/net/udp", "/proc/net/udp6"]
+            &["/proc/self/net/udp", "/proc/self/net/udp6"]
         };
         files.iter().find_map(|f| {
             let text = std::fs::read_to_string(f).ok()?;

@@ -945,6 +945,9 @@ fn agent_runs_a_flow_listener_beside_capture() {
     p.wait_metric("depmap_flow_records_total", STARTUP, |v| v >= 1.0);
     let listen = format!("depmap_listener_datagrams_total{{listen=\"127.0.0.1:{port}\"}}");
     assert_eq!(p.metric(&listen), 1.0);
+    let drops =
+        format!("depmap_listener_drops_total{{listen=\"127.0.0.1:{port}\",where=\"kernel\"}}");
+    assert_eq!(p.metric(&drops), 0.0);
     p.signal(Signal::SIGTERM);
     let (status, _) = p.wait(STOP);
     assert!(status.success(), "{}", p.stderr_text());
