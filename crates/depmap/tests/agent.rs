@@ -188,6 +188,17 @@ fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
+/// Sends `request` as is and returns the whole answer.
+fn http_raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = s.write_all(request);
+    let mut text = Vec::new();
+    let _ = s.read_to_end(&mut text);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 /// The value of a metric line `name value` (the name may carry labels).
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -359,6 +370,13 @@ fn agent_reloads_on_sighup_serves_metrics_and_stops_on_sigterm() {
     };
     assert_eq!(p.get("/healthz"), (200, "ok\n".to_string()));
     assert_eq!(p.get("/nope").0, 404);
+    // Only GET, and a bounded request.
+    let addr = p.metrics.unwrap();
+    assert!(http_raw(addr, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    // Exactly the 8 KiB the server reads, with no end of headers: nothing
+    // stays unread, so the close is clean and the answer arrives.
+    let huge = vec![b'a'; 8 << 10];
+    assert!(http_raw(addr, &huge).starts_with("HTTP/1.1 400"));
 
     // Counters move: traffic, then a flush.
     let before = p.get("/metrics").1;
