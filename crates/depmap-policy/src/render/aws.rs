@@ -9,7 +9,10 @@
 use depmap_graph::{Cidr, Inventory};
 use serde::{Deserialize, Serialize};
 
-use super::{evidence_comment, expiry_report, services, Proto, RenderError, Rendered, Report};
+use super::{
+    evidence_comment, expiry_report, services, with_prefix, EvidenceField, Proto, RenderError,
+    Rendered, Report,
+};
 use crate::PolicyDraft;
 
 /// AWS limits a rule's and a group's description to this many characters.
@@ -113,21 +116,21 @@ fn aws_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
 }
 
+/// A rule's description.
+const DESCRIPTION: EvidenceField = EvidenceField {
+    limit: DESCRIPTION_MAX,
+    allowed: aws_char,
+    what: "security group rule description",
+};
+
 /// Renders the groups (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, RenderError> {
     let mut reports = Vec::new();
     let services = services(d, &mut reports);
     let mut groups = Vec::new();
     for s in &services {
-        let servers = match s.server.networks(inv) {
-            Ok(n) => n,
-            Err(why) => {
-                reports.push(Report {
-                    subject: s.label(),
-                    message: format!("{why}; the service is not rendered"),
-                });
-                continue;
-            }
+        let Some(servers) = s.server_networks(inv, &mut reports) else {
+            continue;
         };
         let (ip_protocol, from_port, to_port) = match s.proto.0 {
             Proto::TCP => (
@@ -165,26 +168,12 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
         };
         for r in &s.rules {
             let subject = s.rule_label(r);
-            let clients = match r.client.networks(inv) {
-                Ok(c) => c,
-                Err(why) => {
-                    reports.push(Report {
-                        subject,
-                        message: format!("{why}; the rule is not rendered"),
-                    });
-                    continue;
-                }
+            let Some(clients) = r.client_networks(&subject, inv, &mut reports) else {
+                continue;
             };
-            let description = evidence_comment(
-                r.rule,
-                DESCRIPTION_MAX,
-                aws_char,
-                "security group rule description",
-                &subject,
-                &mut reports,
-            );
+            let description = evidence_comment(r.rule, &DESCRIPTION, &subject, &mut reports);
             for c in clients {
-                let cidr = format!("{}/{}", c.addr(), c.prefix());
+                let cidr = with_prefix(&c);
                 if c.addr().is_ipv4() {
                     perm.ip_ranges.push(IpRange {
                         cidr_ip: cidr,

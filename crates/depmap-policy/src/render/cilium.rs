@@ -27,8 +27,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    cluster_selector, expiry_report, object_name, services, ClusterSelector, Endpoint, KubeList,
-    Proto, RenderError, Rendered, Report, Service,
+    cluster_selector, expiry_report, object_name, services, with_prefix, ClusterSelector, Endpoint,
+    KubeList, Proto, RenderError, Rendered, Report, Service,
 };
 use crate::{AllowRule, PolicyDraft};
 
@@ -349,25 +349,15 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                     };
                     match cluster_selector(&r.client, &r.rule.client, inv, &mut reports) {
                         Some(c) => rule.from_endpoints = Some(vec![selector(c)]),
-                        None => match r.client.networks(inv) {
-                            Ok(nets) => {
-                                if by_address.insert(r.rule.client.clone()) {
-                                    reports.push(unlabeled_client(d, r.rule, &r.client));
-                                }
-                                rule.from_cidr = Some(
-                                    nets.iter()
-                                        .map(|n| format!("{}/{}", n.addr(), n.prefix()))
-                                        .collect(),
-                                );
-                            }
-                            Err(why) => {
-                                reports.push(Report {
-                                    subject,
-                                    message: format!("{why}; the rule is not rendered"),
-                                });
+                        None => {
+                            let Some(nets) = r.client_networks(&subject, inv, &mut reports) else {
                                 continue;
+                            };
+                            if by_address.insert(r.rule.client.clone()) {
+                                reports.push(unlabeled_client(d, r.rule, &r.client));
                             }
-                        },
+                            rule.from_cidr = Some(nets.iter().map(with_prefix).collect());
+                        }
                     }
                     ingress.push(rule);
                     evidence.push(r.rule);
@@ -388,19 +378,10 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
             }
             None => {
                 let names = dns_names(d, s.server_text);
-                let to_cidr = match s.server.networks(inv) {
-                    Ok(nets) => nets
-                        .iter()
-                        .map(|n| format!("{}/{}", n.addr(), n.prefix()))
-                        .collect::<Vec<_>>(),
-                    Err(why) => {
-                        reports.push(Report {
-                            subject: s.label(),
-                            message: format!("{why}; the service is not rendered"),
-                        });
-                        continue;
-                    }
+                let Some(servers) = s.server_networks(inv, &mut reports) else {
+                    continue;
                 };
+                let to_cidr: Vec<String> = servers.iter().map(with_prefix).collect();
                 let mut specs = Vec::new();
                 let mut evidence = Vec::new();
                 let mut namespace = None;

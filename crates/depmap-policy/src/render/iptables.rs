@@ -10,11 +10,21 @@ use std::fmt::Write as _;
 
 use depmap_graph::{Cidr, Inventory};
 
-use super::{evidence_comment, expiry_report, header_lines, services, Proto, Rendered, Report};
+use super::{
+    evidence_comment, expiry_report, header_lines, services, with_prefix, EvidenceField, Proto,
+    Rendered, Report,
+};
 use crate::PolicyDraft;
 
 /// The comment match keeps at most this many bytes.
 pub const COMMENT_MAX: usize = 255;
+
+/// The comment match: quotes and backslashes would end or escape it.
+const COMMENT: EvidenceField = EvidenceField {
+    limit: COMMENT_MAX,
+    allowed: |c| c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\' && c != '\''),
+    what: "iptables comment",
+};
 
 /// Renders the table (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
@@ -23,15 +33,8 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
     let mut rules = String::new();
     let mut protected: BTreeSet<Cidr> = BTreeSet::new();
     for s in &services {
-        let servers = match s.server.networks(inv) {
-            Ok(n) => n,
-            Err(why) => {
-                reports.push(Report {
-                    subject: s.label(),
-                    message: format!("{why}; the service is not rendered"),
-                });
-                continue;
-            }
+        let Some(servers) = s.server_networks(inv, &mut reports) else {
+            continue;
         };
         let (v4, v6): (Vec<Cidr>, Vec<Cidr>) =
             servers.into_iter().partition(|c| c.addr().is_ipv4());
@@ -68,15 +71,8 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
         }
         for r in &s.rules {
             let subject = s.rule_label(r);
-            let clients = match r.client.networks(inv) {
-                Ok(c) => c,
-                Err(why) => {
-                    reports.push(Report {
-                        subject,
-                        message: format!("{why}; the rule is not rendered"),
-                    });
-                    continue;
-                }
+            let Some(clients) = r.client_networks(&subject, inv, &mut reports) else {
+                continue;
             };
             let c4: Vec<Cidr> = clients
                 .iter()
@@ -91,21 +87,14 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
                         .to_string(),
                 });
             }
-            let comment = evidence_comment(
-                r.rule,
-                COMMENT_MAX,
-                |c| c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\' && c != '\''),
-                "iptables comment",
-                &subject,
-                &mut reports,
-            );
+            let comment = evidence_comment(r.rule, &COMMENT, &subject, &mut reports);
             for c in &c4 {
                 for sv in &v4 {
                     let _ = writeln!(
                         rules,
                         "-A DEPMAP -s {} -d {} {l4}-m comment --comment \"{comment}\" -j ACCEPT",
-                        net(c),
-                        net(sv)
+                        with_prefix(c),
+                        with_prefix(sv)
                     );
                 }
             }
@@ -142,16 +131,11 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
         let _ = writeln!(
             out,
             "-A DEPMAP -d {} -m comment --comment \"depmap: default deny, not in the allow-list\" -j DROP",
-            net(c)
+            with_prefix(c)
         );
     }
     let _ = writeln!(out, "COMMIT");
     Rendered { text: out, reports }
-}
-
-/// `10.0.0.1/32`, `10.0.0.0/24`: iptables prints prefixes always.
-fn net(c: &Cidr) -> String {
-    format!("{}/{}", c.addr(), c.prefix())
 }
 
 fn list(nets: &[Cidr]) -> String {

@@ -25,8 +25,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
-    cluster_selector, expiry_report, object_name, services, Endpoint, KubeList, Proto, RenderError,
-    Rendered, Report,
+    cluster_selector, expiry_report, object_name, services, with_prefix, Endpoint, KubeList, Proto,
+    RenderError, Rendered, Report,
 };
 use crate::{AllowRule, PolicyDraft};
 
@@ -117,48 +117,42 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                     }),
                     ip_block: None,
                 }],
-                None => match r.client.networks(inv) {
-                    Ok(nets) => {
-                        if by_address.insert(r.rule.client.clone()) {
-                            reports.push(Report {
-                                subject: r.rule.client.clone(),
-                                message: match &r.client {
-                                    Endpoint::Role(_) => "no label is shared by every host of \
+                None => {
+                    let Some(nets) = r.client_networks(&subject, inv, &mut reports) else {
+                        continue;
+                    };
+                    if by_address.insert(r.rule.client.clone()) {
+                        reports.push(Report {
+                            subject: r.rule.client.clone(),
+                            message: match &r.client {
+                                Endpoint::Role(_) => "no label is shared by every host of \
                                         the role, so pods cannot select it: allowed by address \
                                         (ipBlock)"
-                                        .to_string(),
-                                    Endpoint::Net(c) if !c.is_host() => {
-                                        "the network has no inventory entry of its \
+                                    .to_string(),
+                                Endpoint::Net(c) if !c.is_host() => {
+                                    "the network has no inventory entry of its \
                                         own with labels, so it cannot be selected as pods: allowed \
                                         by address (ipBlock), right for hosts outside the cluster"
-                                            .to_string()
-                                    }
-                                    Endpoint::Net(_) => "the client has no labels in the \
+                                        .to_string()
+                                }
+                                Endpoint::Net(_) => "the client has no labels in the \
                                         inventory, so it cannot be selected as pods: allowed by \
                                         address (ipBlock), right for a host outside the cluster"
-                                        .to_string(),
-                                },
-                            });
-                        }
-                        nets.iter()
-                            .map(|n| NetworkPolicyPeer {
-                                ip_block: Some(IPBlock {
-                                    cidr: format!("{}/{}", n.addr(), n.prefix()),
-                                    except: None,
-                                }),
-                                namespace_selector: None,
-                                pod_selector: None,
-                            })
-                            .collect()
-                    }
-                    Err(why) => {
-                        reports.push(Report {
-                            subject,
-                            message: format!("{why}; the rule is not rendered"),
+                                    .to_string(),
+                            },
                         });
-                        continue;
                     }
-                },
+                    nets.iter()
+                        .map(|n| NetworkPolicyPeer {
+                            ip_block: Some(IPBlock {
+                                cidr: with_prefix(n),
+                                except: None,
+                            }),
+                            namespace_selector: None,
+                            pod_selector: None,
+                        })
+                        .collect()
+                }
             };
             ingress.push(NetworkPolicyIngressRule {
                 from: Some(peers),

@@ -319,6 +319,54 @@ impl Service<'_> {
     pub(crate) fn rule_label(&self, r: &Rule<'_>) -> String {
         format!("{} -> {}", r.rule.client, self.label())
     }
+
+    /// The server's addresses, or `None` once it is reported that it has
+    /// none (a role no inventory entry has), so the service is not rendered.
+    pub(crate) fn server_networks(
+        &self,
+        inv: &Inventory,
+        reports: &mut Vec<Report>,
+    ) -> Option<Vec<Cidr>> {
+        match self.server.networks(inv) {
+            Ok(nets) => Some(nets),
+            Err(why) => {
+                reports.push(Report {
+                    subject: self.label(),
+                    message: format!("{why}; the service is not rendered"),
+                });
+                None
+            }
+        }
+    }
+}
+
+impl Rule<'_> {
+    /// The client's addresses, or `None` once it is reported under
+    /// `subject` that it has none, so the rule is not rendered.
+    pub(crate) fn client_networks(
+        &self,
+        subject: &str,
+        inv: &Inventory,
+        reports: &mut Vec<Report>,
+    ) -> Option<Vec<Cidr>> {
+        match self.client.networks(inv) {
+            Ok(nets) => Some(nets),
+            Err(why) => {
+                reports.push(Report {
+                    subject: subject.to_string(),
+                    message: format!("{why}; the rule is not rendered"),
+                });
+                None
+            }
+        }
+    }
+}
+
+/// `10.0.0.1/32`, `10.0.0.0/24`: an address or network with its prefix
+/// length always, as iptables, security groups and cluster CIDR fields
+/// write it.
+pub(crate) fn with_prefix(c: &Cidr) -> String {
+    format!("{}/{}", c.addr(), c.prefix())
 }
 
 pub(crate) fn services<'a>(d: &'a PolicyDraft, reports: &mut Vec<Report>) -> Vec<Service<'a>> {
@@ -420,19 +468,31 @@ pub(crate) fn evidence_parts(r: &AllowRule) -> Vec<String> {
     parts
 }
 
-/// The evidence as one comment of at most `limit` bytes, with characters the
-/// target refuses replaced by `_`. Parts that do not fit are left out; both
-/// are reported under `subject`. `what` names the field (`nftables
-/// comment`).
+/// Where a target keeps a rule's evidence: a comment or description field.
+pub(crate) struct EvidenceField {
+    /// The most bytes it holds.
+    pub(crate) limit: usize,
+    /// Whether it accepts a character.
+    pub(crate) allowed: fn(char) -> bool,
+    /// Its name in reports (`nftables comment`).
+    pub(crate) what: &'static str,
+}
+
+/// The evidence as one `field` of at most `field.limit` bytes, with
+/// characters the target refuses replaced by `_`. Parts that do not fit are
+/// left out; both are reported under `subject`.
 pub(crate) fn evidence_comment(
     r: &AllowRule,
-    limit: usize,
-    allowed: impl Fn(char) -> bool,
-    what: &str,
+    field: &EvidenceField,
     subject: &str,
     reports: &mut Vec<Report>,
 ) -> String {
     const PREFIX: &str = "depmap: ";
+    let EvidenceField {
+        limit,
+        allowed,
+        what,
+    } = *field;
     let mut out = String::from(PREFIX);
     let mut left_out = Vec::new();
     let mut replaced = Vec::new();

@@ -10,11 +10,19 @@ use std::fmt::Write as _;
 
 use depmap_graph::{Cidr, Inventory};
 
-use super::{evidence_comment, expiry_report, services, Proto, Rendered, Report};
+use super::{evidence_comment, expiry_report, services, EvidenceField, Proto, Rendered, Report};
 use crate::PolicyDraft;
 
 /// nftables refuses comments longer than this (bytes).
 pub const COMMENT_MAX: usize = 128;
+
+/// A rule's comment: a quoted string (one byte of the limit is its end), so
+/// no quotes or backslashes.
+const COMMENT: EvidenceField = EvidenceField {
+    limit: COMMENT_MAX - 1,
+    allowed: |c| c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\'),
+    what: "nftables comment",
+};
 
 /// Renders the ruleset (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
@@ -23,15 +31,8 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
     let mut rules = String::new();
     let mut protected: BTreeSet<Cidr> = BTreeSet::new();
     for s in &services {
-        let servers = match s.server.networks(inv) {
-            Ok(n) => n,
-            Err(why) => {
-                reports.push(Report {
-                    subject: s.label(),
-                    message: format!("{why}; the service is not rendered"),
-                });
-                continue;
-            }
+        let Some(servers) = s.server_networks(inv, &mut reports) else {
+            continue;
         };
         let l4 = l4_match(s.proto, s.port);
         let _ = writeln!(
@@ -42,24 +43,10 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
         );
         for r in &s.rules {
             let subject = s.rule_label(r);
-            let clients = match r.client.networks(inv) {
-                Ok(c) => c,
-                Err(why) => {
-                    reports.push(Report {
-                        subject,
-                        message: format!("{why}; the rule is not rendered"),
-                    });
-                    continue;
-                }
+            let Some(clients) = r.client_networks(&subject, inv, &mut reports) else {
+                continue;
             };
-            let comment = evidence_comment(
-                r.rule,
-                COMMENT_MAX - 1,
-                |c| c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\'),
-                "nftables comment",
-                &subject,
-                &mut reports,
-            );
+            let comment = evidence_comment(r.rule, &COMMENT, &subject, &mut reports);
             let mut any = false;
             for v6 in [false, true] {
                 let c: Vec<Cidr> = clients
