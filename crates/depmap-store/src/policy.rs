@@ -217,9 +217,8 @@ impl Store {
         v: &NewPolicyVersion,
         action: &str,
     ) -> Result<PolicyVersion, StoreError> {
-        let path = self.path.clone();
         let digest = hash(&v.draft);
-        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<i64> {
+        let id = self.in_transaction(|tx| {
             tx.execute(
                 "INSERT INTO policy_versions (created_at, author, ticket, draft, content_hash, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -236,10 +235,7 @@ impl Store {
                 v.ticket.as_deref(),
             )?;
             Ok(id)
-        };
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let id = run(&tx).map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
+        })?;
         Ok(PolicyVersion {
             id,
             created_at: v.created_at,
@@ -260,10 +256,7 @@ impl Store {
     /// One version, if it exists.
     pub fn policy_version(&self, id: i64) -> Result<Option<PolicyVersion>, StoreError> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM policy_versions WHERE id = ?1");
-        self.conn
-            .query_row(&sql, [id], version_row)
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_one(&sql, id, version_row)
     }
 
     /// Stores an exception and audits it (`except`, with `exception #N:
@@ -273,8 +266,7 @@ impl Store {
         e: &NewException,
         what: &str,
     ) -> Result<ExceptionRow, StoreError> {
-        let path = self.path.clone();
-        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<i64> {
+        let id = self.in_transaction(|tx| {
             tx.execute(
                 "INSERT INTO exceptions (client, server, port, proto, created_at, expires_at,
                                          ticket, reason, author)
@@ -301,10 +293,7 @@ impl Store {
                 Some(&e.ticket),
             )?;
             Ok(id)
-        };
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let id = run(&tx).map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
+        })?;
         Ok(ExceptionRow {
             id,
             exception: e.clone(),
@@ -329,31 +318,19 @@ impl Store {
         who: &str,
         ticket: Option<&str>,
     ) -> Result<Option<ExceptionRow>, StoreError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let changed = tx
-            .execute(
+        self.in_transaction(|tx| {
+            let changed = tx.execute(
                 "UPDATE exceptions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, at],
-            )
-            .map_err(|e| classify(&path, e))?;
-        if changed == 1 {
-            audit_in(
-                &tx,
-                at,
-                who,
-                "revoke",
-                &format!("exception #{id} revoked"),
-                ticket,
-            )
-            .map_err(|e| classify(&path, e))?;
-        }
-        tx.commit().map_err(|e| classify(&path, e))?;
+            )?;
+            if changed == 1 {
+                let what = format!("exception #{id} revoked");
+                audit_in(tx, at, who, "revoke", &what, ticket)?;
+            }
+            Ok(())
+        })?;
         let sql = format!("SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?1");
-        self.conn
-            .query_row(&sql, [id], exception_row)
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_one(&sql, id, exception_row)
     }
 
     /// Records that the exceptions `expired` (id and a description) were
@@ -365,37 +342,26 @@ impl Store {
         at: i64,
         who: &str,
     ) -> Result<usize, StoreError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let mut noted = 0;
-        for (id, what) in expired {
-            let n = tx
-                .execute(
+        self.in_transaction(|tx| {
+            let mut noted = 0;
+            for (id, what) in expired {
+                let n = tx.execute(
                     "UPDATE exceptions SET expiry_noted = 1 WHERE id = ?1 AND expiry_noted = 0",
                     [id],
-                )
-                .map_err(|e| classify(&path, e))?;
-            if n == 1 {
-                let ticket: Option<String> = tx
-                    .query_row("SELECT ticket FROM exceptions WHERE id = ?1", [id], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(|e| classify(&path, e))?;
-                audit_in(
-                    &tx,
-                    at,
-                    who,
-                    "expire",
-                    &format!("exception #{id} expired and left out of drafts: {what}"),
-                    ticket.as_deref(),
-                )
-                .map_err(|e| classify(&path, e))?;
-                noted += 1;
+                )?;
+                if n == 1 {
+                    let ticket: Option<String> = tx
+                        .query_row("SELECT ticket FROM exceptions WHERE id = ?1", [id], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    let what = format!("exception #{id} expired and left out of drafts: {what}");
+                    audit_in(tx, at, who, "expire", &what, ticket.as_deref())?;
+                    noted += 1;
+                }
             }
-        }
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(noted)
+            Ok(noted)
+        })
     }
 
     /// Appends one audit row.
@@ -407,11 +373,7 @@ impl Store {
         what: &str,
         ticket: Option<&str>,
     ) -> Result<i64, StoreError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let id = audit_in(&tx, at, who, action, what, ticket).map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(id)
+        self.in_transaction(|tx| audit_in(tx, at, who, action, what, ticket))
     }
 
     /// The audit trail, oldest first.
@@ -429,6 +391,32 @@ impl Store {
                 })
             },
         )
+    }
+
+    /// Runs `f` in one transaction, committed only if `f` succeeds (an error
+    /// rolls everything back); errors name the store file.
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let out = f(&tx).map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(out)
+    }
+
+    /// The row with id `id`, if there is one.
+    fn query_one<T>(
+        &self,
+        sql: &str,
+        id: i64,
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.conn
+            .query_row(sql, [id], f)
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     fn query_all<T>(
