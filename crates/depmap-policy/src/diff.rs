@@ -301,26 +301,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{draft, DraftOptions};
-    use depmap_edges::{EdgeKey, EdgeStats, NANOS_PER_DAY};
 
-    fn edge(client: &str, port: u16) -> (EdgeKey, EdgeStats) {
-        (
-            EdgeKey {
-                client: client.parse().unwrap(),
-                server: "10.0.0.9".parse().unwrap(),
-                port,
-                proto: 6,
-            },
-            EdgeStats {
-                connections: 9,
-                client_packets: 9,
-                client_bytes: 900,
-                server_packets: 9,
-                server_bytes: 900,
-                first_seen: 0,
-                last_seen: 40 * NANOS_PER_DAY,
-            },
-        )
+    fn edge(client: &str, port: u16) -> (depmap_edges::EdgeKey, depmap_edges::EdgeStats) {
+        crate::tests::edge(client, port, 9, 40)
     }
 
     #[test]

@@ -335,7 +335,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn edge(client: &str, port: u16, connections: u64, days: i64) -> (EdgeKey, EdgeStats) {
+    /// A TCP edge from `client` to 10.0.0.9:`port`, seen over `days` days
+    /// (also the other modules' unit tests' edge).
+    pub(crate) fn edge(
+        client: &str,
+        port: u16,
+        connections: u64,
+        days: i64,
+    ) -> (EdgeKey, EdgeStats) {
         (
             EdgeKey {
                 client: client.parse().unwrap(),
