@@ -161,43 +161,21 @@ fn entry(addr: &str, role: Option<&str>, labels: &[(&str, &str)]) -> InventoryEn
     e
 }
 
+/// A host or network of the cluster: its role, its `app` label and its
+/// namespace (also a label, as the renderers read it).
+fn workload(addr: &str, role: &str, app: &str, namespace: &str) -> InventoryEntry {
+    entry(addr, Some(role), &[("app", app), ("namespace", namespace)])
+}
+
 fn sample_inventory() -> Inventory {
     Inventory::new(vec![
-        entry(
-            "10.20.1.10",
-            Some("web"),
-            &[("app", "web"), ("namespace", "shop"), ("pod", "web-0")],
-        ),
-        entry(
-            "10.20.1.11",
-            Some("web"),
-            &[("app", "web"), ("namespace", "shop"), ("pod", "web-1")],
-        ),
-        entry(
-            "10.20.2.20",
-            Some("database"),
-            &[("app", "postgres"), ("namespace", "shop")],
-        ),
-        entry(
-            "10.20.3.30",
-            Some("cache"),
-            &[("app", "redis"), ("namespace", "shop")],
-        ),
-        entry(
-            "10.20.9.5",
-            Some("monitoring"),
-            &[("app", "prometheus"), ("namespace", "monitoring")],
-        ),
-        entry(
-            "10.20.8.0/24",
-            Some("batch"),
-            &[("app", "batch"), ("namespace", "jobs")],
-        ),
-        entry(
-            "fd00:20::10",
-            Some("wiki"),
-            &[("app", "wiki"), ("namespace", "tools")],
-        ),
+        workload("10.20.1.10", "web", "web", "shop").with_label("pod", "web-0"),
+        workload("10.20.1.11", "web", "web", "shop").with_label("pod", "web-1"),
+        workload("10.20.2.20", "database", "postgres", "shop"),
+        workload("10.20.3.30", "cache", "redis", "shop"),
+        workload("10.20.9.5", "monitoring", "prometheus", "monitoring"),
+        workload("10.20.8.0/24", "batch", "batch", "jobs"),
+        workload("fd00:20::10", "wiki", "wiki", "tools"),
         entry("192.0.2.50", Some("partner"), &[]).with_name("gw.partner.example"),
         entry("fd00:20::99", Some("admin"), &[]),
     ])
@@ -205,6 +183,13 @@ fn sample_inventory() -> Inventory {
 
 fn rendered(target: Target) -> Rendered {
     render(target, &sample_draft(), Some(&sample_inventory())).unwrap()
+}
+
+/// Whether a report about `subject` says `needle`.
+fn said(r: &Rendered, subject: &str, needle: &str) -> bool {
+    r.reports
+        .iter()
+        .any(|x| x.subject == subject && x.message.contains(needle))
 }
 
 fn reports_text(r: &Rendered) -> String {
@@ -235,6 +220,29 @@ fn check_with(tool: &str, args: &[&str], text: &str, ext: &str) -> Option<std::p
         return None;
     }
     Some(out)
+}
+
+/// Has the first of `tools` that is installed check `text` with `args`
+/// and asserts that it accepts it; skips (saying so) when none is
+/// installed (`package` has them) or it may not run here.
+fn assert_accepted_by(tools: &[&str], package: &str, args: &[&str], text: &str, ext: &str) {
+    let Some(tool) = find_tool(tools) else {
+        eprintln!(
+            "skipped: {} is not installed (./scripts/setup installs {package})",
+            tools[0]
+        );
+        return;
+    };
+    let Some(out) = check_with(&tool, args, text, ext) else {
+        return;
+    };
+    let command = format!("{tool} {}", args.join(" "));
+    assert!(
+        out.status.success(),
+        "{command} refused the rendering:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{command} accepted the rendering");
 }
 
 fn find_tool(names: &[&str]) -> Option<String> {
@@ -274,19 +282,7 @@ fn nftables_rendering_passes_nft_check() {
         );
     }
     assert!(r.text.contains("ip6 daddr fd00:20::10 drop"));
-    let Some(nft) = find_tool(&["nft"]) else {
-        eprintln!("skipped: nft is not installed (./scripts/setup installs nftables)");
-        return;
-    };
-    let Some(out) = check_with(&nft, &["-c", "-f"], &r.text, "nft") else {
-        return;
-    };
-    assert!(
-        out.status.success(),
-        "nft -c -f refused the rendering:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("nft -c -f accepted the rendering");
+    assert_accepted_by(&["nft"], "nftables", &["-c", "-f"], &r.text, "nft");
 }
 
 #[test]
@@ -299,23 +295,14 @@ fn iptables_rendering_is_golden_and_passes_iptables_restore_test() {
         .starts_with("# depmap policy render --format iptables"));
     assert!(r.text.contains("\n*filter\n:INPUT ACCEPT [0:0]\n"));
     assert!(r.text.ends_with("COMMIT\n"));
-    assert!(r
-        .reports
-        .iter()
-        .any(|x| x.subject == "fd00:20::10 tcp/443" && x.message.contains("IPv4 only")));
-    let Some(tool) = find_tool(&["iptables-restore", "iptables-legacy-restore"]) else {
-        eprintln!("skipped: iptables-restore is not installed (./scripts/setup installs iptables)");
-        return;
-    };
-    let Some(out) = check_with(&tool, &["--test"], &r.text, "rules") else {
-        return;
-    };
-    assert!(
-        out.status.success(),
-        "iptables-restore --test refused the rendering:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert!(said(&r, "fd00:20::10 tcp/443", "IPv4 only"));
+    assert_accepted_by(
+        &["iptables-restore", "iptables-legacy-restore"],
+        "iptables",
+        &["--test"],
+        &r.text,
+        "rules",
     );
-    eprintln!("{tool} --test accepted the rendering");
 }
 
 #[test]
@@ -381,16 +368,15 @@ fn kubernetes_rendering_reads_back_as_typed_network_policies() {
     assert_eq!(peer.ip_block.as_ref().unwrap().cidr, "192.0.2.50/32");
 
     // What NetworkPolicy cannot say is reported, not dropped.
-    let said = |subject: &str, needle: &str| {
-        r.reports
-            .iter()
-            .any(|x| x.subject == subject && x.message.contains(needle))
-    };
-    assert!(said("10.20.2.20 icmp", "only TCP, UDP and SCTP"));
-    assert!(said("10.20.4.4 gre", "only TCP, UDP and SCTP"));
-    assert!(said("198.51.100.7 tcp/443", "no labels in the inventory"));
-    assert!(said("192.0.2.50", "ipBlock"));
-    assert!(said("draft", "expiry"));
+    assert!(said(&r, "10.20.2.20 icmp", "only TCP, UDP and SCTP"));
+    assert!(said(&r, "10.20.4.4 gre", "only TCP, UDP and SCTP"));
+    assert!(said(
+        &r,
+        "198.51.100.7 tcp/443",
+        "no labels in the inventory"
+    ));
+    assert!(said(&r, "192.0.2.50", "ipBlock"));
+    assert!(said(&r, "draft", "expiry"));
     let rendered_services = list.items.len();
     assert_eq!(
         rendered_services,
@@ -440,18 +426,14 @@ fn cilium_rendering_reads_back_as_typed_policies_with_fqdns() {
         .unwrap();
     let rule = &icmp.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0];
     assert_eq!(rule.icmps.as_ref().unwrap()[0].fields[0].icmp_type, 8);
-    let said = |subject: &str, needle: &str| {
-        r.reports
-            .iter()
-            .any(|x| x.subject == subject && x.message.contains(needle))
-    };
-    assert!(said("10.20.2.20 icmp", "echo requests"));
-    assert!(said("10.20.4.4 gre", "only TCP, UDP, SCTP and ICMP"));
+    assert!(said(&r, "10.20.2.20 icmp", "echo requests"));
+    assert!(said(&r, "10.20.4.4 gre", "only TCP, UDP, SCTP and ICMP"));
     assert!(said(
+        &r,
         "192.0.2.50",
         "cannot select ingress sources by DNS name"
     ));
-    assert!(said("198.51.100.7 tcp/443", "per selected endpoint"));
+    assert!(said(&r, "198.51.100.7 tcp/443", "per selected endpoint"));
 }
 
 #[test]
@@ -512,11 +494,11 @@ fn role_clients_resolve_through_the_inventory_or_are_reported() {
         .text
         .contains("ip saddr 10.20.9.5 ip daddr 10.20.3.30 tcp dport 6379 accept"));
     let without = render(Target::Nftables, &d, None).unwrap();
-    assert!(without
-        .reports
-        .iter()
-        .any(|x| x.subject == "role:monitoring -> 10.20.3.30 tcp/6379"
-            && x.message.contains("no inventory entry has role")));
+    assert!(said(
+        &without,
+        "role:monitoring -> 10.20.3.30 tcp/6379",
+        "no inventory entry has role"
+    ));
     assert!(!without
         .text
         .contains("ip saddr 10.20.9.5 ip daddr 10.20.3.30"));
@@ -548,9 +530,11 @@ fn broad_selectors_bad_labels_and_group_quotas_are_reported() {
         });
     }
     let aws = render(Target::AwsSg, &d, None).unwrap();
-    assert!(aws.reports.iter().any(|x| x.subject == "10.20.1.10 tcp/443"
-        && x.message
-            .contains("61 address ranges, more than the default quota of 60")));
+    assert!(said(
+        &aws,
+        "10.20.1.10 tcp/443",
+        "61 address ranges, more than the default quota of 60"
+    ));
 
     // Two databases share every label, and a label value has spaces.
     let inv = Inventory::new(vec![
@@ -563,17 +547,14 @@ fn broad_selectors_bad_labels_and_group_quotas_are_reported() {
         ),
     ]);
     let k8s = render(Target::Kubernetes, &sample_draft(), Some(&inv)).unwrap();
-    let said = |subject: &str, needle: &str| {
-        k8s.reports
-            .iter()
-            .any(|x| x.subject == subject && x.message.contains(needle))
-    };
     assert!(said(
+        &k8s,
         "10.20.2.20",
         "selected by labels {app=postgres}, which the inventory also gives 1 other host(s) or \
          network(s) (10.20.2.21)"
     ));
     assert!(said(
+        &k8s,
         "10.20.1.10",
         "rack=floor 1, east are not valid Kubernetes labels"
     ));
