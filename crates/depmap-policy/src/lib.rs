@@ -39,11 +39,13 @@ use serde::{Deserialize, Serialize};
 mod diff;
 mod exceptions;
 pub mod render;
+mod scope;
 mod unused;
 pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, Side, DIFF_SCHEMA};
 pub use exceptions::{
     apply_exceptions, client_matches, Exception, ExceptionMark, ExceptionState, ExpiredException,
 };
+pub use scope::{scope_activity, scope_draft, Scope};
 pub use unused::{unused, UnusedReport, UnusedRule, GRACE_DAYS};
 
 /// The draft document's schema identifier.
@@ -108,6 +110,10 @@ pub struct PolicyDraft {
     /// ([`apply_exceptions`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expired_exceptions: Vec<ExpiredException>,
+    /// The services the draft was limited to (`--scope`): a network, or
+    /// `role:NAME`; absent when it covers every service seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// A name learned for an address, and how.
@@ -291,6 +297,7 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
         review,
         names: BTreeMap::new(),
         expired_exceptions: Vec::new(),
+        scope: None,
     }
 }
 

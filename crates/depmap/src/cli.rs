@@ -236,6 +236,13 @@ pub struct PolicyDraftArgs {
     /// Last day of the learning window (YYYY-MM-DD, UTC) [default: all data].
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
+    /// Draft only the services of these servers: a network or address
+    /// (10.0.4.0/24) or an inventory role (db, or role:db; needs --inventory).
+    #[arg(long, value_name = "ROLE|CIDR")]
+    pub scope: Option<String>,
+    /// Names and roles of hosts (docs/INVENTORY.md), for a --scope role.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
     /// Edges active on fewer days than this go to review instead of allow.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub min_days: u32,

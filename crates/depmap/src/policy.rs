@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use depmap_edges::calendar::days_from_civil;
-use depmap_policy::{draft_window, simulate, DraftOptions};
+use depmap_policy::{draft_window, scope_activity, scope_draft, simulate, DraftOptions, Scope};
 use depmap_store::Store;
 
 use crate::cli::{PolicyArgs, PolicyCommand, PolicyDraftArgs, PolicySimulateArgs};
@@ -91,8 +91,38 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
         expires,
         generated_at: now,
     };
-    let mut d = draft_window(&store.activity()?, from, to, a.min_days, &opts);
+    let inventory = a
+        .inventory
+        .as_deref()
+        .map(crate::inventory::load)
+        .transpose()?;
+    let scope = a
+        .scope
+        .as_deref()
+        .map(|v| Scope::parse(v).map_err(|e| anyhow::anyhow!("--scope: {e}")))
+        .transpose()?;
+    if let (Some(Scope::Role(role)), None) = (&scope, &inventory) {
+        anyhow::bail!(
+            "--scope {role} names a role; give --inventory FILE so depmap knows which hosts \
+             have it (docs/INVENTORY.md), or scope by network (e.g. --scope 10.0.4.0/24)"
+        );
+    }
+    let mut activity = store.activity()?;
+    if let Some(scope) = &scope {
+        scope_activity(&mut activity, scope, inventory.as_ref());
+    }
+    let mut d = draft_window(&activity, from, to, a.min_days, &opts);
     let expired = policy_life::apply_exceptions(&store, &mut d, now)?;
+    if let Some(scope) = &scope {
+        // Exceptions for servers outside the scope belong to other drafts.
+        scope_draft(&mut d, scope, inventory.as_ref());
+        if d.services.is_empty() {
+            d.warnings.push(format!(
+                "no service in scope {}: no server seen in the window matches it",
+                scope.describe()
+            ));
+        }
+    }
     // After the exceptions, so the names of their addresses are kept too.
     depmap_policy::add_names(&mut d, &store.names()?);
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")

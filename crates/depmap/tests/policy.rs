@@ -180,3 +180,96 @@ fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--from"));
 }
+
+#[test]
+fn scope_limits_a_draft_to_a_network_or_a_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    common::build(&db, 45);
+    let db = db.to_str().unwrap();
+    let servers = |path: &std::path::Path| -> (Option<String>, Vec<String>) {
+        let d: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut s: Vec<String> = d["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{}:{}", s["server"].as_str().unwrap(), s["port"]))
+            .collect();
+        s.dedup();
+        (d["scope"].as_str().map(str::to_string), s)
+    };
+
+    let net = dir.path().join("net.json");
+    let out = depmap(&[
+        "policy",
+        "draft",
+        "--db",
+        db,
+        "--scope",
+        "10.0.4.0/24",
+        "--out",
+        net.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        servers(&net),
+        (
+            Some("10.0.4.0/24".into()),
+            vec!["10.0.4.20:5432".to_string()]
+        )
+    );
+
+    let inventory = dir.path().join("inventory.toml");
+    std::fs::write(
+        &inventory,
+        "[[host]]\naddress = \"10.0.2.10\"\nrole = \"web\"\n\n\
+         [[host]]\naddress = \"10.0.0.25\"\nrole = \"mail\"\n",
+    )
+    .unwrap();
+    let role = dir.path().join("role.json");
+    let out = depmap(&[
+        "policy",
+        "draft",
+        "--db",
+        db,
+        "--scope",
+        "web",
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "--out",
+        role.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        servers(&role),
+        (Some("role:web".into()), vec!["10.0.2.10:443".to_string()])
+    );
+
+    // A role needs the inventory; a bad network says what is wrong.
+    let out = depmap(&[
+        "policy", "draft", "--db", db, "--scope", "web", "--out", "x.json",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--inventory"));
+    let out = depmap(&[
+        "policy",
+        "draft",
+        "--db",
+        db,
+        "--scope",
+        "10.0.4.5/24",
+        "--out",
+        "x.json",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10.0.4.0/24"));
+}
