@@ -790,9 +790,11 @@ fn disk_full_is_reported_counted_and_survived() {
     let db = fs.0.join("full.db");
     // Ballast: freed later to give the store room again.
     let ballast = fs.0.join("ballast");
-    std::fs::write(&ballast, vec![0u8; 3 << 20]).unwrap();
+    std::fs::write(&ballast, vec![0u8; 4 << 20]).unwrap();
     let cfg = dir.path().join("depmap.toml");
-    let extra = "max_flows = 100000\nmax_pending_edges = 30000";
+    // A held-back batch of at most 5,000 edges (about 1 MB, twice that
+    // with SQLite's WAL) fits in the 4 MiB the ballast frees later.
+    let extra = "max_flows = 100000\nmax_pending_edges = 5000";
     write_config(
         &cfg,
         &agent_config(&db, "300ms", "net 127.0.46.0/24", extra),
@@ -837,10 +839,12 @@ fn disk_full_is_reported_counted_and_survived() {
     let m = p.get("/metrics").1;
     assert!(metric(&m, "depmap_flows") <= 100_000.0, "{m}");
     eprintln!(
-        "disk full: {} flush errors, {} edges dropped past max_pending_edges, {} flows evicted, {} packets counted, peak RSS {} MiB",
+        "disk full: {} flush errors, {} edges dropped past max_pending_edges, {} flows created, {} evicted, {} in the table, {} packets counted, peak RSS {} MiB",
         metric(&m, "depmap_flush_errors_total"),
         metric(&m, "depmap_edges_dropped_total"),
+        metric(&m, "depmap_flows_created_total"),
         metric(&m, "depmap_flows_evicted_total"),
+        metric(&m, "depmap_flows"),
         metric(&m, "depmap_packets_total"),
         rss >> 10
     );
