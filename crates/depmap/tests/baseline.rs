@@ -3,20 +3,13 @@
 //! and `depmap drift`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 
-use common::{build, key, put};
+use common::{build, depmap, key, put};
 use depmap_edges::calendar::days_from_civil;
 use depmap_store::Store;
-
-fn depmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_depmap"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(

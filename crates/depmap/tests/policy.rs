@@ -3,16 +3,9 @@
 //! the 1st at 06:00).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
-
 mod common;
 
-fn depmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_depmap"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::depmap;
 
 #[test]
 fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {

@@ -4,19 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use depmap_edges::{NameRecord, NameSource, NANOS_PER_DAY};
 use depmap_store::{Batch, Store};
 
 mod common;
 
-fn depmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_depmap"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::depmap;
 
 fn text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()

@@ -3,10 +3,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 use depmap_edges::calendar::{days_from_civil, weekday};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR};
 use depmap_store::{Batch, Store};
+
+/// Runs the `depmap` binary this package builds with `args`.
+pub fn depmap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_depmap"))
+        .args(args)
+        .output()
+        .unwrap()
+}
 
 pub fn key(client: &str, server: &str, port: u16) -> EdgeKey {
     EdgeKey {
