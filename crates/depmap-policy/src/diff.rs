@@ -221,21 +221,15 @@ fn summary(r: &AllowRule) -> String {
 pub fn diff_table(d: &PolicyDiff) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
     let service = |server: &str, port: u16, proto: &str| format!("{server}:{port}/{proto}");
-    for r in &d.added {
-        rows.push([
-            "+".into(),
-            service(&r.server, r.port, &r.proto),
-            r.rule.client.clone(),
-            summary(&r.rule),
-        ]);
-    }
-    for r in &d.removed {
-        rows.push([
-            "-".into(),
-            service(&r.server, r.port, &r.proto),
-            r.rule.client.clone(),
-            summary(&r.rule),
-        ]);
+    for (sign, rules) in [("+", &d.added), ("-", &d.removed)] {
+        for r in rules {
+            rows.push([
+                sign.into(),
+                service(&r.server, r.port, &r.proto),
+                r.rule.client.clone(),
+                summary(&r.rule),
+            ]);
+        }
     }
     for c in &d.changed {
         let what: Vec<String> = c
