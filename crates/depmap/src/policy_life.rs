@@ -31,15 +31,16 @@ pub fn now() -> anyhow::Result<i64> {
         let t = humantime::parse_rfc3339_weak(&text).with_context(|| {
             format!("{NOW_VAR}={text:?} is not an RFC 3339 time such as 2026-11-21T10:00:00Z")
         })?;
-        return Ok(t
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0));
+        return Ok(nanos(t));
     }
-    Ok(SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    Ok(nanos(SystemTime::now()))
+}
+
+/// Nanoseconds since the epoch (0 before it).
+fn nanos(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0))
+        .unwrap_or(0)
 }
 
 /// Who is making a change: `--by`, else `$SUDO_USER`, else `$USER`.
