@@ -1072,3 +1072,22 @@ fn agent_ingests_files_from_a_watched_directory() {
     let s = Store::open(&db).unwrap();
     assert_eq!(s.edges().unwrap()[0].1.packets(), 2);
 }
+
+#[test]
+fn capture_rejects_bad_flags_naming_them() {
+    for (args, flag) in [
+        (&["--snaplen", "10"][..], "--snaplen"),
+        (&["--buffer-bytes", "100"][..], "--buffer-bytes"),
+        (&["--duration", "soon"][..], "--duration"),
+        (&["--flush-interval", "1ms"][..], "--flush-interval"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["capture", "--interface", "lo", "--db", "/nonexistent/x.db"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+}

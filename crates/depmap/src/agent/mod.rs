@@ -140,6 +140,18 @@ pub fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     if args.max_flows == 0 {
         anyhow::bail!("--max-flows must be at least 1 (it bounds the flows tracked at once)");
     }
+    if !(64..=262_144).contains(&args.snaplen) {
+        anyhow::bail!(
+            "--snaplen {}: must be 64 to 262144 (512 keeps headers and names)",
+            args.snaplen
+        );
+    }
+    if args.buffer_bytes < 65_536 {
+        anyhow::bail!(
+            "--buffer-bytes {}: must be at least 65536 (default 16777216)",
+            args.buffer_bytes
+        );
+    }
     let mut live = LiveConfig::new(args.interface.clone());
     live.filter = args.filter.clone().filter(|f| !f.trim().is_empty());
     live.snaplen = args.snaplen;
