@@ -264,6 +264,20 @@ fn capture_thread(
             last_stats = Instant::now();
         }
     }
+    // Drain what the kernel still holds (bounded in time), so traffic that
+    // arrived before the stop is counted.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        let mut batch = FrameBatch::new();
+        match cap.next_batch(&mut batch, BATCH_FRAMES, BATCH_BYTES, BATCH_WAIT) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if tx.blocking_send(batch).is_err() {
+                    break;
+                }
+            }
+        }
+    }
     publish(&mut cap);
     stats.up.store(false, Ordering::Relaxed);
 }
