@@ -401,12 +401,20 @@ fn agent_reloads_on_sighup_serves_metrics_and_stops_on_sigterm() {
     );
     assert_eq!(metric(&after, "depmap_capture_up{interface=\"lo\"}"), 1.0);
 
-    // SIGHUP: a new flush interval applies live, a restart-only key is
-    // reported as such, and a bad file is refused without stopping.
-    write_config(&cfg, &agent_config(&db, "2s", &filter, "max_flows = 5000"));
+    // SIGHUP: a new flush interval and a wider capture filter apply live,
+    // a restart-only key is reported as such, and a bad file is refused
+    // without stopping.
+    let other = "127.0.42.3";
+    let wider = format!("host {server} or host {other}");
+    write_config(&cfg, &agent_config(&db, "2s", &wider, "max_flows = 5000"));
     p.signal(Signal::SIGHUP);
     p.wait_metric("depmap_reloads_total", STARTUP, |v| v == 1.0);
     assert_eq!(p.metric("depmap_flush_interval_seconds"), 2.0);
+    let t = Instant::now();
+    while !p.stderr_text().contains("capture filter changed") {
+        assert!(t.elapsed() < STARTUP, "{}", p.stderr_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     write_config(&cfg, "store = 5\n");
     p.signal(Signal::SIGHUP);
     p.wait_metric("depmap_reload_errors_total", STARTUP, |v| v == 1.0);
@@ -422,7 +430,8 @@ fn agent_reloads_on_sighup_serves_metrics_and_stops_on_sigterm() {
     // More traffic after the reload, then SIGTERM: the last of it is
     // flushed on the way out.
     let port2 = talk(client, server, 997);
-    p.wait_metric("depmap_packets_total", STARTUP, |v| v >= packets + 10.0);
+    let port3 = talk(client, other, 997);
+    p.wait_metric("depmap_packets_total", STARTUP, |v| v >= packets + 20.0);
     p.signal(Signal::SIGTERM);
     let (status, took) = p.wait(STOP);
     assert!(status.success(), "{}", p.stderr_text());
@@ -433,6 +442,10 @@ fn agent_reloads_on_sighup_serves_metrics_and_stops_on_sigterm() {
             "no edge {port}/{proto}"
         );
     }
+    assert!(
+        has_edge(&db, client, other, port3, 6),
+        "the wider filter did not apply"
+    );
     assert_eq!(Store::open(&db).unwrap().integrity_check().unwrap(), "ok");
 }
 
