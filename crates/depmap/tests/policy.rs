@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::depmap;
+use common::{depmap, failed, ok};
 
 #[test]
 fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {
@@ -17,7 +17,7 @@ fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {
     let full = dir.path().join("full.json");
 
     // Learned from days 2-15: the audit call of the 1st is not in it.
-    let out = depmap(&[
+    let text = ok(depmap(&[
         "policy",
         "draft",
         "--db",
@@ -34,13 +34,7 @@ fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {
         "90d",
         "--out",
         short.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    ]));
     assert!(
         text.contains("shorter than a 30-day business cycle"),
         "{text}"
@@ -160,7 +154,7 @@ fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {
     assert!(!text.contains("203.0.113.10"), "{text}");
 
     // Bad flags say what is wrong.
-    let out = depmap(&[
+    let err = failed(depmap(&[
         "policy",
         "draft",
         "--db",
@@ -169,9 +163,8 @@ fn a_two_week_draft_misses_the_monthly_call_and_simulation_shows_when() {
         "2026-13-01",
         "--out",
         "x.json",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--from"));
+    ]));
+    assert!(err.contains("--from"), "{err}");
 }
 
 #[test]
@@ -194,7 +187,7 @@ fn scope_limits_a_draft_to_a_network_or_a_role() {
     };
 
     let net = dir.path().join("net.json");
-    let out = depmap(&[
+    ok(depmap(&[
         "policy",
         "draft",
         "--db",
@@ -203,12 +196,7 @@ fn scope_limits_a_draft_to_a_network_or_a_role() {
         "10.0.4.0/24",
         "--out",
         net.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]));
     assert_eq!(
         servers(&net),
         (
@@ -225,7 +213,7 @@ fn scope_limits_a_draft_to_a_network_or_a_role() {
     )
     .unwrap();
     let role = dir.path().join("role.json");
-    let out = depmap(&[
+    ok(depmap(&[
         "policy",
         "draft",
         "--db",
@@ -236,24 +224,18 @@ fn scope_limits_a_draft_to_a_network_or_a_role() {
         inventory.to_str().unwrap(),
         "--out",
         role.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]));
     assert_eq!(
         servers(&role),
         (Some("role:web".into()), vec!["10.0.2.10:443".to_string()])
     );
 
     // A role needs the inventory; a bad network says what is wrong.
-    let out = depmap(&[
+    let err = failed(depmap(&[
         "policy", "draft", "--db", db, "--scope", "web", "--out", "x.json",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--inventory"));
-    let out = depmap(&[
+    ]));
+    assert!(err.contains("--inventory"), "{err}");
+    let err = failed(depmap(&[
         "policy",
         "draft",
         "--db",
@@ -262,7 +244,6 @@ fn scope_limits_a_draft_to_a_network_or_a_role() {
         "10.0.4.5/24",
         "--out",
         "x.json",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("10.0.4.0/24"));
+    ]));
+    assert!(err.contains("10.0.4.0/24"), "{err}");
 }

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 mod common;
 
+use common::ok;
+
 /// Runs depmap at the time `now` (RFC 3339) as user `tester`.
 fn depmap_at(now: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_depmap"))
@@ -21,17 +23,6 @@ fn depmap_at(now: &str, args: &[&str]) -> Output {
         .env_remove("DEPMAP_DB")
         .output()
         .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn json(out: Output) -> Value {

@@ -11,7 +11,7 @@ use depmap_store::{Batch, Store};
 
 mod common;
 
-use common::depmap;
+use common::{depmap, failed, ok};
 
 fn text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
@@ -49,7 +49,7 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
         .unwrap();
     // A time-bound exception to a server the traffic never showed: the
     // draft carries it, with the server's name.
-    let out = depmap(&[
+    ok(depmap(&[
         "policy",
         "except",
         "--db",
@@ -68,14 +68,9 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
         "bank statement upload",
         "--by",
         "oncall",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]));
     let draft = dir.path().join("draft.json");
-    let out = depmap(&[
+    ok(depmap(&[
         "policy",
         "draft",
         "--db",
@@ -84,12 +79,7 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
         "CHG-42",
         "--out",
         draft.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]));
     assert!(text(&draft).contains("audit.partner.example"));
     assert!(text(&draft).contains("sftp.bank.example"));
 
@@ -209,15 +199,24 @@ fn render_names_a_file_that_is_not_a_draft() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("map.json");
     std::fs::write(&bad, "{\"schema\": \"depmap.map/v1\"}").unwrap();
-    let out = depmap(&["policy", "render", "--format", "k8s", bad.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failed(depmap(&[
+        "policy",
+        "render",
+        "--format",
+        "k8s",
+        bad.to_str().unwrap(),
+    ]));
     assert!(
         stderr.contains("map.json is not a depmap policy draft"),
         "{stderr}"
     );
 
-    let out = depmap(&["policy", "render", "--format", "pf", bad.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nftables"));
+    let err = failed(depmap(&[
+        "policy",
+        "render",
+        "--format",
+        "pf",
+        bad.to_str().unwrap(),
+    ]));
+    assert!(err.contains("nftables"), "{err}");
 }

@@ -17,6 +17,29 @@ pub fn depmap(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The standard output of a command that must have succeeded; if it did
+/// not, the test fails with its status, standard output and standard error.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The standard error of a command that must have failed.
+pub fn failed(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "succeeded, but should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
 pub fn key(client: &str, server: &str, port: u16) -> EdgeKey {
     EdgeKey {
         client: client.parse().unwrap(),
