@@ -1142,3 +1142,56 @@ fn capture_on_loopback_sees_ipv6() {
     assert!(status.success(), "{}", p.stderr_text());
     assert!(has_edge(&db, "::1", "::1", port, 6));
 }
+
+/// Why CAP_NET_RAW is kept only with reload_interfaces: running as
+/// `nobody`, a reload that brings an interface back can open it with the
+/// capability kept, and cannot without it (logged, not fatal).
+#[test]
+fn reload_opens_an_interface_only_when_net_raw_is_kept() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root to show the switch to another user");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    for keep in [true, false] {
+        let dir = tempdir();
+        nix::unistd::chown(dir.path(), Some(nobody.uid), Some(nobody.gid)).unwrap();
+        let db = dir.path().join("reopen.db");
+        let cfg = dir.path().join("depmap.toml");
+        let extra = format!("user = \"nobody\"\nreload_interfaces = {keep}");
+        let with_lo = agent_config(&db, "500ms", "host 127.0.52.2", &extra);
+        // Without interfaces, a watched directory keeps the config valid.
+        let without_lo = format!(
+            "store = \"{}\"\nmetrics = \"127.0.0.1:0\"\n{extra}\n[[watch]]\ndirectory = \"{}\"\n",
+            db.display(),
+            dir.path().display()
+        );
+        write_config(&cfg, &with_lo);
+        let Some(p) = Proc::start(&["agent", "--config", cfg.to_str().unwrap()], dir.path()) else {
+            return;
+        };
+        let up = "depmap_capture_up{interface=\"lo\"}";
+        write_config(&cfg, &without_lo);
+        p.signal(Signal::SIGHUP);
+        p.wait_metric("depmap_reloads_total", STARTUP, |v| v == 1.0);
+        assert_eq!(p.metric(up), 0.0);
+        write_config(&cfg, &with_lo);
+        p.signal(Signal::SIGHUP);
+        p.wait_metric("depmap_reloads_total", STARTUP, |v| v == 2.0);
+        if keep {
+            p.wait_metric(up, STARTUP, |v| v == 1.0);
+            talk("127.0.52.1", "127.0.52.2", 993);
+            p.wait_metric("depmap_packets_total", STARTUP, |v| v >= 10.0);
+        } else {
+            assert_eq!(p.metric(up), 0.0);
+            let log = p.stderr_text();
+            assert!(
+                log.contains("cannot open the interface added by the reload")
+                    && log.contains("no permission to capture"),
+                "{log}"
+            );
+        }
+    }
+}
