@@ -84,19 +84,11 @@ pub struct NewPolicyVersion {
 pub struct PolicyVersion {
     /// The version number (1, 2, ...; never reused).
     pub id: i64,
-    /// When it was stored (ns since the epoch).
-    pub created_at: i64,
-    /// Who stored it.
-    pub author: String,
-    /// The change ticket.
-    pub ticket: Option<String>,
-    /// The draft's JSON text.
-    pub draft: String,
-    /// `xxh3-128:` + hex digest of [`PolicyVersion::draft`]: equal hashes,
-    /// equal content.
+    /// What was stored: when, by whom, the draft and its summary.
+    pub version: NewPolicyVersion,
+    /// `xxh3-128:` + hex digest of the draft ([`NewPolicyVersion::draft`]):
+    /// equal hashes, equal content.
     pub content_hash: String,
-    /// The summary given when it was stored.
-    pub note: String,
 }
 
 /// An exception about to be stored.
@@ -160,12 +152,14 @@ fn hash(text: &str) -> String {
 fn version_row(r: &Row<'_>) -> rusqlite::Result<PolicyVersion> {
     Ok(PolicyVersion {
         id: r.get(0)?,
-        created_at: r.get(1)?,
-        author: r.get(2)?,
-        ticket: r.get(3)?,
-        draft: r.get(4)?,
+        version: NewPolicyVersion {
+            created_at: r.get(1)?,
+            author: r.get(2)?,
+            ticket: r.get(3)?,
+            draft: r.get(4)?,
+            note: r.get(6)?,
+        },
         content_hash: r.get(5)?,
-        note: r.get(6)?,
     })
 }
 
@@ -238,12 +232,8 @@ impl Store {
         })?;
         Ok(PolicyVersion {
             id,
-            created_at: v.created_at,
-            author: v.author.clone(),
-            ticket: v.ticket.clone(),
-            draft: v.draft.clone(),
+            version: v.clone(),
             content_hash: digest,
-            note: v.note.clone(),
         })
     }
 
@@ -466,7 +456,7 @@ mod tests {
         assert_eq!(v1.content_hash, v2.content_hash);
         assert!(v1.content_hash.starts_with("xxh3-128:"));
         assert_eq!(s.policy_versions().unwrap().len(), 2);
-        assert_eq!(s.policy_version(2).unwrap().unwrap().draft, v.draft);
+        assert_eq!(s.policy_version(2).unwrap().unwrap().version, v);
         assert!(s.policy_version(3).unwrap().is_none());
 
         let e = s.add_exception(&exception(200), "allow ...").unwrap();

@@ -467,17 +467,17 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         .policy_versions()?
         .iter()
         .map(|v| {
-            let rules = parse_draft(&v.draft, &format!("version {}", v.id))
+            let rules = parse_draft(&v.version.draft, &format!("version {}", v.id))
                 .map(|d| rule_count(&d))
                 .ok();
             serde_json::json!({
                 "version": v.id,
-                "created_at": rfc3339(v.created_at),
-                "author": v.author,
-                "ticket": v.ticket,
+                "created_at": rfc3339(v.version.created_at),
+                "author": v.version.author,
+                "ticket": v.version.ticket,
                 "rules": rules,
                 "content_hash": v.content_hash,
-                "note": v.note,
+                "note": v.version.note,
             })
         })
         .collect();
@@ -507,7 +507,7 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
 pub fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&a.db.db)?;
     let v = get_version(&store, &a.version)?;
-    println!("{}", v.draft.trim_end());
+    println!("{}", v.version.draft.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -534,7 +534,7 @@ fn resolve(
     };
     let v = get_version(s, text)?;
     let label = format!("version {}", v.id);
-    let d = parse_draft(&v.draft, &label)?;
+    let d = parse_draft(&v.version.draft, &label)?;
     Ok((label, d))
 }
 
@@ -556,7 +556,7 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let now = now()?;
     let mut store = Store::open_existing(&a.db.db)?;
     let old = get_version(&store, &a.version)?;
-    let d = parse_draft(&old.draft, &format!("version {}", old.id))?;
+    let d = parse_draft(&old.version.draft, &format!("version {}", old.id))?;
     // The old content may carry exceptions that have ended since: it is
     // restored as it was, and said.
     let exceptions = store.exceptions()?;
@@ -572,7 +572,7 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     if let Some(out) = &a.out {
-        std::fs::write(out, old.draft.trim_end().to_string() + "\n")
+        std::fs::write(out, old.version.draft.trim_end().to_string() + "\n")
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
     let v = store.add_policy_version(
@@ -580,7 +580,7 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
             created_at: now,
             author: who(&a.by),
             ticket: a.ticket.clone(),
-            draft: old.draft.clone(),
+            draft: old.version.draft.clone(),
             note: format!(
                 "rollback to version {} ({} rules in {} services){}",
                 old.id,
