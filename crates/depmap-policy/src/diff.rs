@@ -269,18 +269,14 @@ pub fn diff_table(d: &PolicyDiff) -> String {
         return out;
     }
     let head = ["", "SERVICE", "CLIENT", "DETAIL"].map(String::from);
-    let w1 = rows
-        .iter()
-        .chain([&head])
-        .map(|r| r[1].len())
-        .max()
-        .unwrap_or(0);
-    let w2 = rows
-        .iter()
-        .chain([&head])
-        .map(|r| r[2].len())
-        .max()
-        .unwrap_or(0);
+    let width = |column: usize| {
+        rows.iter()
+            .chain([&head])
+            .map(|r| r[column].len())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w1, w2) = (width(1), width(2));
     for r in [&head].into_iter().chain(rows.iter()) {
         out.push_str(&format!(
             "{:1}  {:w1$}  {:w2$}  {}\n",
