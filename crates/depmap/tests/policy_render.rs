@@ -220,3 +220,83 @@ fn render_names_a_file_that_is_not_a_draft() {
     ]));
     assert!(err.contains("nftables"), "{err}");
 }
+
+/// The Kubernetes and Cilium renderings of a draft made from a sample store
+/// (45 days, one edge of every pattern, fixed clock) read back as their
+/// typed documents and match the committed golden files
+/// (`tests/snapshots/`; review a change with `cargo insta review`).
+#[test]
+fn kubernetes_and_cilium_renderings_of_a_sample_store_are_golden() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    common::build(&db, 45);
+    let inventory = dir.path().join("inventory.toml");
+    std::fs::write(
+        &inventory,
+        r#"
+[[host]]
+address = "10.0.4.20"
+role = "database"
+labels = { app = "erp-db", namespace = "erp" }
+
+[[host]]
+address = "10.0.2.10"
+role = "web"
+labels = { app = "portal", namespace = "web" }
+
+[[host]]
+address = "10.0.3.11"
+labels = { app = "erp", namespace = "erp" }
+
+[[host]]
+address = "10.0.1.0/24"
+role = "workstation"
+labels = { app = "desktop", namespace = "office" }
+"#,
+    )
+    .unwrap();
+    let draft = dir.path().join("draft.json");
+    let at = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_depmap"))
+            .args(args)
+            .env("DEPMAP_NOW", "2026-11-15T09:00:00Z")
+            .env_remove("DEPMAP_DB")
+            .output()
+            .unwrap()
+    };
+    ok(at(&[
+        "policy",
+        "draft",
+        "--db",
+        db.to_str().unwrap(),
+        "--ticket",
+        "CHG-42",
+        "--owner",
+        "erp-team",
+        "--expires",
+        "90d",
+        "--out",
+        draft.to_str().unwrap(),
+    ]));
+    let render = |format: &str| -> String {
+        ok(at(&[
+            "policy",
+            "render",
+            "--format",
+            format,
+            "--inventory",
+            inventory.to_str().unwrap(),
+            draft.to_str().unwrap(),
+        ]))
+    };
+    let k8s = render("k8s");
+    let typed: depmap_policy::render::k8s::NetworkPolicyList =
+        serde_json::from_str(&k8s).expect("k8s rendering is a NetworkPolicy list");
+    assert!(!typed.items.is_empty());
+    insta::assert_snapshot!("sample_store_k8s", k8s);
+    let cilium = render("cilium");
+    let typed: depmap_policy::render::cilium::CiliumNetworkPolicyList =
+        serde_json::from_str(&cilium).expect("cilium rendering is a CiliumNetworkPolicy list");
+    assert!(!typed.items.is_empty());
+    insta::assert_snapshot!("sample_store_cilium", cilium);
+}
