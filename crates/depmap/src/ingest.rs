@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_capture::{FileFormat, FileReader};
-use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator};
+use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator, PacketCounters};
 use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
 use depmap_wire::{Malformed, NonIp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,11 +23,8 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 /// What one file contributed.
 #[derive(Debug, Default)]
 pub struct FileReport {
-    pub frames: u64,
-    pub ip_packets: u64,
-    pub ip_bytes: u64,
-    pub non_ip: [u64; NonIp::ALL.len()],
-    pub malformed: [u64; Malformed::ALL.len()],
+    /// Frames, IP packets and bytes, and what was skipped, by reason.
+    pub packets: PacketCounters,
     pub flows: FlowCounters,
     pub edges: usize,
     pub names: usize,
@@ -35,12 +32,6 @@ pub struct FileReport {
     pub size: u64,
     pub format: Option<FileFormat>,
     pub seconds: f64,
-}
-
-impl FileReport {
-    fn malformed_total(&self) -> u64 {
-        self.malformed.iter().sum()
-    }
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -232,10 +223,10 @@ pub fn ingest_file(
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0),
-        frames: report.frames,
-        packets: report.ip_packets,
-        ip_bytes: report.ip_bytes,
-        malformed: report.malformed_total(),
+        frames: report.packets.frames,
+        packets: report.packets.ip_packets,
+        ip_bytes: report.packets.ip_bytes,
+        malformed: report.packets.malformed_total(),
         complete: read.is_ok(),
         error: read.as_ref().err().map(|e| e.to_string()),
     };
@@ -246,7 +237,7 @@ pub fn ingest_file(
     Ok(match read {
         Ok(_) => Outcome::Done(report),
         Err(e) => {
-            let stored = report.ip_packets;
+            let stored = report.packets.ip_packets;
             Outcome::Partial(
                 report,
                 anyhow::anyhow!("{e}; the edges of the {stored} IP packets before it were stored"),
@@ -305,9 +296,7 @@ pub fn aggregate<R: Read + Send>(
         pb.finish_and_clear();
     }
 
-    let c = *agg.counters();
-    (report.frames, report.ip_packets, report.ip_bytes) = (c.frames, c.ip_packets, c.ip_bytes);
-    (report.non_ip, report.malformed) = (c.non_ip, c.malformed);
+    report.packets = *agg.counters();
     agg.table.finish();
     report.flows = agg.table.counters();
     let batch = Batch {
@@ -338,9 +327,9 @@ pub fn print_report(path: &Path, r: &FileReport, err: Option<&anyhow::Error>) {
         },
         path.display(),
         mb(r.size),
-        r.frames,
-        r.ip_packets,
-        mb(r.ip_bytes),
+        r.packets.frames,
+        r.packets.ip_packets,
+        mb(r.packets.ip_bytes),
         r.seconds
     );
     let list = |names: &mut dyn Iterator<Item = (&'static str, u64)>| {
@@ -359,12 +348,16 @@ pub fn print_report(path: &Path, r: &FileReport, err: Option<&anyhow::Error>) {
         list(
             &mut Malformed::ALL
                 .iter()
-                .map(|m| (m.name(), r.malformed[m.index()]))
+                .map(|m| (m.name(), r.packets.malformed[m.index()]))
         )
     );
     println!(
         "  not IP (skipped): {}",
-        list(&mut NonIp::ALL.iter().map(|m| (m.name(), r.non_ip[m.index()])))
+        list(
+            &mut NonIp::ALL
+                .iter()
+                .map(|m| (m.name(), r.packets.non_ip[m.index()]))
+        )
     );
     let f = &r.flows;
     println!(

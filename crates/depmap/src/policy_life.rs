@@ -178,14 +178,14 @@ pub fn traffic(
         eprintln!(
             "replayed {}: {} frames, {} IP packets, {} edges",
             path.display(),
-            report.frames,
-            report.ip_packets,
+            report.packets.frames,
+            report.packets.ip_packets,
             report.edges
         );
         if let Err(e) = read {
             eprintln!(
                 "depmap: warning: {e}; simulating the {} IP packets before it",
-                report.ip_packets
+                report.packets.ip_packets
             );
         }
         out.extend(batch.activity);

@@ -79,11 +79,11 @@ fn ingest(db: &Path, paths: &[PathBuf], max_flows: usize, metrics: &Metrics) -> 
         match ingest_file(&mut store, path, cfg, false) {
             Ok(Outcome::Done(r)) => {
                 add(&metrics.files_ingested, 1);
-                tracing::info!(file = %path.display(), packets = r.ip_packets, edges = r.edges, "capture file ingested");
+                tracing::info!(file = %path.display(), packets = r.packets.ip_packets, edges = r.edges, "capture file ingested");
             }
             Ok(Outcome::Partial(r, e)) => {
                 add(&metrics.files_ingested, 1);
-                tracing::warn!(file = %path.display(), packets = r.ip_packets, error = %format!("{e:#}"), "capture file ingested up to an error");
+                tracing::warn!(file = %path.display(), packets = r.packets.ip_packets, error = %format!("{e:#}"), "capture file ingested up to an error");
             }
             Ok(Outcome::Rejected(e)) => {
                 add(&metrics.files_repeated, 1);
