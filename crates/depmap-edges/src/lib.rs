@@ -39,7 +39,9 @@ pub mod packets;
 pub mod recurrence;
 mod table;
 
-pub use model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
+pub use model::{
+    DayActivity, EdgeKey, EdgeOrigin, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC,
+};
 pub use names::{NameRecord, NameSource, NameTable, MAX_NAMES};
 pub use packets::{PacketAggregator, PacketCounters};
 pub use table::{FlowConfig, FlowCounters, FlowTable, MAX_LISTENERS};

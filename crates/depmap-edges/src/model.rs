@@ -136,6 +136,41 @@ impl EdgeStats {
     }
 }
 
+/// Where an edge's figures came from: captured packets, flow-export
+/// records, or both, and whether any of them are estimates scaled up from
+/// sampled flow records. The store keeps one per edge; the map exports show
+/// it so measured counts can be told from estimates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EdgeOrigin {
+    /// Some figures came from captured packets.
+    pub packets: bool,
+    /// Some figures came from flow-export records.
+    pub flows: bool,
+    /// Some figures are estimates scaled from sampled flow records.
+    pub sampled: bool,
+}
+
+impl EdgeOrigin {
+    /// The origin of the union of two edges' traffic: the sources of
+    /// either, and sampled if either was.
+    pub fn merge(&mut self, other: &EdgeOrigin) {
+        self.packets |= other.packets;
+        self.flows |= other.flows;
+        self.sampled |= other.sampled;
+    }
+
+    /// The sources as export names: `["packets"]`, `["flows"]`,
+    /// `["packets", "flows"]`, or none when neither is known.
+    pub fn source_names(&self) -> &'static [&'static str] {
+        match (self.packets, self.flows) {
+            (true, true) => &["packets", "flows"],
+            (true, false) => &["packets"],
+            (false, true) => &["flows"],
+            (false, false) => &[],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,9 @@
 //!
 //! Edges between the same two nodes on the same port and protocol are added
 //! up (connections, packets, bytes, first and last seen), and remember how
-//! many host edges they stand for and their recurrence patterns. The JSON
+//! many host edges they stand for, their recurrence patterns and, once the
+//! map has origins ([`Map::set_origins`]), the union of their sources
+//! (sampled if any host edge was). The JSON
 //! schema ([`GROUP_JSON_SCHEMA`]) is in `docs/JSON.md`, the rules in
 //! `docs/INVENTORY.md`.
 //!
@@ -56,11 +58,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use depmap_edges::EdgeKey;
+use depmap_edges::{EdgeKey, EdgeOrigin};
 use serde::Serialize;
 
 use crate::{
-    dot_escape, host_group, host_kind, labels_text, proto_name, rfc3339, write_legend, Map,
+    dot_escape, host_group, host_kind, labels_text, proto_name, rfc3339, write_legend, Legend, Map,
 };
 
 /// The grouped JSON export's schema identifier. Its nodes are not all
@@ -315,6 +317,13 @@ struct JsonGroupEdge {
     last_seen: String,
     patterns: Vec<&'static str>,
     next_expected: Option<String>,
+    /// The union of the host edges' sources (only once origins are set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<&'static [&'static str]>,
+    /// Some host edge's figures are sampled estimates (only once origins
+    /// are set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sampled: Option<bool>,
 }
 
 impl GroupedMap<'_> {
@@ -447,6 +456,14 @@ impl GroupedMap<'_> {
                     .collect();
                 patterns.sort_unstable();
                 patterns.dedup();
+                let origin = map.origins().map(|o| {
+                    list.iter().fold(EdgeOrigin::default(), |mut acc, &i| {
+                        if let Some(e) = o.get(i) {
+                            acc.merge(e);
+                        }
+                        acc
+                    })
+                });
                 let distinct = |f: fn(&EdgeKey) -> IpAddr| {
                     list.iter()
                         .map(|&i| f(&map.edges[i].0))
@@ -477,6 +494,8 @@ impl GroupedMap<'_> {
                         .filter_map(|&i| map.recurrence[i].as_ref().and_then(|r| r.next_expected))
                         .min()
                         .map(rfc3339),
+                    sources: origin.map(|o| o.source_names()),
+                    sampled: origin.map(|o| o.sampled),
                 }
             })
             .collect();
@@ -605,7 +624,7 @@ impl GroupedMap<'_> {
         for ((c, sv, _, _), list) in &self.edges {
             pairs.entry((c, sv)).or_default().extend(list);
         }
-        let mut used = [false; 6];
+        let mut used = Legend::default();
         for ((c, sv), mut list) in pairs {
             list.sort_unstable();
             let extra = (list.len() > 1).then(|| format!("{} host edges", list.len()));
@@ -879,6 +898,67 @@ mod tests {
         let g = map.group(&GroupOptions::default());
         assert_eq!(g.edge_count(), map.edges().len());
         assert_eq!(g.node_count(), map.host_count());
+    }
+
+    #[test]
+    fn grouped_edges_take_the_union_of_their_origins() {
+        let mut map = company();
+        let key = |c: &str, s: &str, port| EdgeKey {
+            client: c.parse().unwrap(),
+            server: s.parse().unwrap(),
+            port,
+            proto: 6,
+        };
+        let packets = EdgeOrigin {
+            packets: true,
+            ..EdgeOrigin::default()
+        };
+        let mut origins: Vec<(EdgeKey, EdgeOrigin)> =
+            map.edges().iter().map(|(k, _)| (*k, packets)).collect();
+        // One workstation's traffic to each app server came from flow
+        // exports, sampled to one of them.
+        for (k, o) in &mut origins {
+            if *k == key("10.1.0.1", "10.2.0.1", 443) {
+                *o = EdgeOrigin {
+                    packets: false,
+                    flows: true,
+                    sampled: true,
+                };
+            } else if *k == key("10.1.0.2", "10.2.0.2", 443) {
+                o.flows = true;
+            }
+        }
+        let options = GroupOptions {
+            by: GroupBy::Role,
+            shared_tier: Some(SharedTier::default()),
+        };
+        // Without origins the fields are absent.
+        let v = json(&map.group(&options).to_json());
+        let web = edge(&v, "role:workstation", "role:app-server", 443);
+        assert!(web.get("sources").is_none() && web.get("sampled").is_none());
+
+        map.set_origins(&origins);
+        let g = map.group(&options);
+        let v = json(&g.to_json());
+        let web = edge(&v, "role:workstation", "role:app-server", 443);
+        assert_eq!(web["host_edges"], 6);
+        assert_eq!(web["sources"], serde_json::json!(["packets", "flows"]));
+        assert_eq!(web["sampled"], true);
+        let db = edge(&v, "role:app-server", "role:database", 5432);
+        assert_eq!(db["sources"], serde_json::json!(["packets"]));
+        assert_eq!(db["sampled"], false);
+        let dot = g.to_dot();
+        let arrow = dot
+            .lines()
+            .find(|l| l.contains("\"role:workstation\" -> \"role:app-server\""))
+            .unwrap();
+        assert!(arrow.contains("\\n~45 conn"), "{arrow}");
+        let arrow = dot
+            .lines()
+            .find(|l| l.contains("\"role:app-server\" -> \"role:database\""))
+            .unwrap();
+        assert!(!arrow.contains('~'), "{arrow}");
+        assert!(dot.contains("estimated from sampled flow records"), "{dot}");
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use depmap_edges::calendar::WEEKDAYS;
 use depmap_edges::recurrence::{classify, MonthDay, Recurrence, RecurrenceConfig};
-use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_DAY};
+use depmap_edges::{DayActivity, EdgeKey, EdgeOrigin, EdgeStats, NameRecord, NANOS_PER_DAY};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 use serde::Serialize;
@@ -150,6 +150,9 @@ pub struct Map {
     hosts: BTreeMap<IpAddr, HostInfo>,
     /// Edges first seen on or after this day are drawn as new.
     new_since_day: Option<i32>,
+    /// Where each edge's figures came from (same order as `edges`), once
+    /// [`Map::set_origins`] was called; the exports omit it otherwise.
+    origins: Option<Vec<EdgeOrigin>>,
 }
 
 #[derive(Serialize)]
@@ -227,6 +230,14 @@ struct JsonEdge {
     active_days: u32,
     /// Names of the server.
     names: Vec<String>,
+    /// Where the figures came from: `packets` and/or `flows` (only once
+    /// origins are set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<&'static [&'static str]>,
+    /// Some figures are estimates from sampled flow records (only once
+    /// origins are set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sampled: Option<bool>,
 }
 
 impl Map {
@@ -256,7 +267,35 @@ impl Map {
             names: BTreeMap::new(),
             hosts: BTreeMap::new(),
             new_since_day: None,
+            origins: None,
         }
+    }
+
+    /// Sets where each edge's figures came from (captured packets, flow
+    /// exports, sampled estimates; the store's `edge_origins`), in any
+    /// order. From then on the JSON and CSV exports carry `sources` and
+    /// `sampled` for every edge and the DOT picture marks estimated figures
+    /// with `~`. An edge missing from `origins` has no known source
+    /// (`sources: []`); a key that is not an edge of the map is ignored.
+    pub fn set_origins(&mut self, origins: &[(EdgeKey, EdgeOrigin)]) {
+        let by_key: BTreeMap<EdgeKey, EdgeOrigin> = origins.iter().copied().collect();
+        self.origins = Some(
+            self.edges
+                .iter()
+                .map(|(k, _)| by_key.get(k).copied().unwrap_or_default())
+                .collect(),
+        );
+    }
+
+    /// Where each edge's figures came from, in [`Map::edges`] order (None
+    /// before [`Map::set_origins`]).
+    pub fn origins(&self) -> Option<&[EdgeOrigin]> {
+        self.origins.as_deref()
+    }
+
+    /// The origin of edge `i`, if origins are set.
+    fn origin(&self, i: usize) -> Option<EdgeOrigin> {
+        self.origins.as_ref().and_then(|o| o.get(i).copied())
     }
 
     /// Adds what the store knows beyond the figures: each edge's recurrence
@@ -425,6 +464,8 @@ impl Map {
                     next_expected: r.and_then(|r| r.next_expected).map(rfc3339),
                     active_days: self.active_days[i],
                     names: self.names.get(&k.server).cloned().unwrap_or_default(),
+                    sources: self.origin(i).map(|o| o.source_names()),
+                    sampled: self.origin(i).map(|o| o.sampled),
                 }
             })
             .collect();
@@ -448,15 +489,22 @@ impl Map {
         serde_json::to_string_pretty(&doc).unwrap_or_default()
     }
 
-    /// The CSV export: one row per edge, with a header row.
+    /// The CSV export: one row per edge, with a header row. Once origins
+    /// are set ([`Map::set_origins`]) two more columns end each row:
+    /// `sources` (`packets`, `flows` or `packets+flows`) and `sampled`
+    /// (`true` or `false`).
     pub fn write_csv(&self, mut out: impl io::Write) -> io::Result<()> {
-        writeln!(
+        write!(
             out,
             "client,server,port,proto,connections,packets,bytes,client_packets,client_bytes,\
              server_packets,server_bytes,first_seen,last_seen"
         )?;
-        for (k, s) in &self.edges {
-            writeln!(
+        if self.origins.is_some() {
+            write!(out, ",sources,sampled")?;
+        }
+        writeln!(out)?;
+        for (i, (k, s)) in self.edges.iter().enumerate() {
+            write!(
                 out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 k.client,
@@ -473,6 +521,10 @@ impl Map {
                 rfc3339(s.first_seen),
                 rfc3339(s.last_seen)
             )?;
+            if let Some(o) = self.origin(i) {
+                write!(out, ",{},{}", o.source_names().join("+"), o.sampled)?;
+            }
+            writeln!(out)?;
         }
         Ok(())
     }
@@ -540,7 +592,7 @@ impl Map {
         for (i, e) in self.edges.iter().enumerate() {
             pairs.entry((e.0.client, e.0.server)).or_default().push(i);
         }
-        let mut used = [false; 6];
+        let mut used = Legend::default();
         for ((c, sv), list) in pairs {
             let attrs = self.arrow_attrs(&list, None, &mut used);
             let _ = writeln!(s, "  \"{c}\" -> \"{sv}\" [{attrs}];");
@@ -552,9 +604,10 @@ impl Map {
 
     /// The attributes of one arrow standing for edges `list`: a label with
     /// their ports, the first recurrence note, `extra` and the connection
-    /// count; a width growing with the logarithm of the bytes; the style of
-    /// the most notable edge (recorded in `used` for the legend).
-    fn arrow_attrs(&self, list: &[usize], extra: Option<&str>, used: &mut [bool; 6]) -> String {
+    /// count (after a `~` when some figures are estimates from sampled flow
+    /// records); a width growing with the logarithm of the bytes; the style
+    /// of the most notable edge (recorded in `used` for the legend).
+    fn arrow_attrs(&self, list: &[usize], extra: Option<&str>, used: &mut Legend) -> String {
         let mut label = self.ports_label(list);
         let conns: u64 = list.iter().map(|&i| self.edges[i].1.connections).sum();
         let bytes: u64 = list.iter().map(|&i| self.edges[i].1.bytes()).sum();
@@ -564,7 +617,11 @@ impl Map {
             .map(|&i| self.edge_style(i))
             .max()
             .unwrap_or(EdgeStyle::Plain);
-        used[style as usize] = true;
+        used.styles[style as usize] = true;
+        let sampled = list
+            .iter()
+            .any(|&i| self.origin(i).is_some_and(|o| o.sampled));
+        used.sampled |= sampled;
         if let Some(note) = list.iter().find_map(|&i| self.recurrence_note(i)) {
             let _ = write!(label, "\\n{note}");
         }
@@ -572,7 +629,8 @@ impl Map {
             let _ = write!(label, "\\n{}", dot_escape(extra));
         }
         format!(
-            "label=\"{label}\\n{}\", penwidth={width:.2}{}",
+            "label=\"{label}\\n{}{}\", penwidth={width:.2}{}",
+            if sampled { "~" } else { "" },
             human_count(conns, "conn"),
             style.attrs()
         )
@@ -638,10 +696,19 @@ fn labels_text(labels: &BTreeMap<String, String>) -> String {
         .join(" ")
 }
 
-/// A legend of the line styles in use (`used` indexed by [`EdgeStyle`]).
-fn write_legend(s: &mut String, used: &[bool; 6]) {
+/// What a DOT picture's legend explains: the line styles in use (indexed
+/// by [`EdgeStyle`]) and whether some figures are marked as estimates.
+#[derive(Default)]
+pub(crate) struct Legend {
+    pub(crate) styles: [bool; 6],
+    pub(crate) sampled: bool,
+}
+
+/// A legend of the line styles in use and of the `~` mark, if any arrow has
+/// it.
+fn write_legend(s: &mut String, used: &Legend) {
     {
-        if used.iter().skip(1).any(|u| *u) {
+        if used.styles.iter().skip(1).any(|u| *u) || used.sampled {
             let _ = writeln!(s, "  subgraph cluster_legend {{");
             let _ = writeln!(
                 s,
@@ -652,7 +719,7 @@ fn write_legend(s: &mut String, used: &[bool; 6]) {
                 "    node [shape=plaintext, style=\"\", label=\"\", width=0.1, height=0.1];"
             );
             for st in EdgeStyle::ALL {
-                if !used[st as usize] {
+                if !used.styles[st as usize] {
                     continue;
                 }
                 let id = st as usize;
@@ -662,6 +729,13 @@ fn write_legend(s: &mut String, used: &[bool; 6]) {
                     "    legend_{id}a -> legend_{id}b [label=\"{}\"{}];",
                     st.name(),
                     st.attrs()
+                );
+            }
+            if used.sampled {
+                let _ = writeln!(s, "    legend_sa; legend_sb;");
+                let _ = writeln!(
+                    s,
+                    "    legend_sa -> legend_sb [label=\"~N conn: estimated from sampled flow records\"];"
                 );
             }
             let _ = writeln!(s, "  }}");
@@ -865,6 +939,69 @@ mod tests {
             .unwrap();
         assert_eq!(dns["kind"], "external");
         assert_eq!(dns["serves"][0], "udp/53");
+    }
+
+    #[test]
+    fn origins_appear_in_json_csv_and_dot_once_set() {
+        let mut m = Map::new(vec![
+            e("10.0.0.1", "10.0.0.2", 443, 6),
+            e("10.0.0.1", "8.8.8.8", 53, 17),
+        ]);
+        let plain_csv = {
+            let mut out = Vec::new();
+            m.write_csv(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(plain_csv.lines().next().unwrap().ends_with(",last_seen"));
+        let v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert!(v["edges"][0].get("sources").is_none());
+        assert!(v["edges"][0].get("sampled").is_none());
+        assert!(!m.to_dot().contains('~'));
+
+        let k = |port: u16| m.edges().iter().find(|e| e.0.port == port).unwrap().0;
+        // The DNS edge's figures are sampled estimates; the other edge is
+        // measured by both packets and unsampled flow records.
+        let (tls, dns) = (k(443), k(53));
+        m.set_origins(&[
+            (
+                dns,
+                EdgeOrigin {
+                    packets: false,
+                    flows: true,
+                    sampled: true,
+                },
+            ),
+            (
+                tls,
+                EdgeOrigin {
+                    packets: true,
+                    flows: true,
+                    sampled: false,
+                },
+            ),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+        // Sorted by address: 8.8.8.8 before 10.0.0.2.
+        assert_eq!(v["edges"][0]["server"], "8.8.8.8");
+        assert_eq!(v["edges"][0]["sources"], serde_json::json!(["flows"]));
+        assert_eq!(v["edges"][0]["sampled"], true);
+        assert_eq!(
+            v["edges"][1]["sources"],
+            serde_json::json!(["packets", "flows"])
+        );
+        assert_eq!(v["edges"][1]["sampled"], false);
+        let mut out = Vec::new();
+        m.write_csv(&mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(",last_seen,sources,sampled"));
+        assert!(lines[1].starts_with("10.0.0.1,8.8.8.8,53,udp,"), "{csv}");
+        assert!(lines[1].ends_with(",flows,true"), "{csv}");
+        assert!(lines[2].ends_with(",packets+flows,false"), "{csv}");
+        let dot = m.to_dot();
+        assert!(dot.contains("udp/53\\n~2 conn"), "{dot}");
+        assert!(dot.contains("tcp/443\\n2 conn"), "{dot}");
+        assert!(dot.contains("estimated from sampled flow records"), "{dot}");
     }
 
     #[test]

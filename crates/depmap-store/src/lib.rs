@@ -116,16 +116,9 @@ pub const SOURCE_PACKETS: i64 = 1;
 /// `edges.sources` bit: figures from flow-export records.
 pub const SOURCE_FLOWS: i64 = 2;
 
-/// Where a stored edge's figures came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EdgeOrigin {
-    /// Some figures came from captured packets.
-    pub packets: bool,
-    /// Some figures came from flow-export records.
-    pub flows: bool,
-    /// Some figures are estimates scaled from sampled flow records.
-    pub sampled: bool,
-}
+/// Where a stored edge's figures came from ([`Store::edge_origins`]);
+/// defined in `depmap-edges` so the map exports can take it without the store.
+pub use depmap_edges::EdgeOrigin;
 
 /// How a batch's edges are marked: packet batches (the plain
 /// [`Store::write`] and [`Store::commit_ingest`]) or flow batches, with the

@@ -76,6 +76,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let mut map = Map::new(store.edges()?);
     map.annotate(&store.activity()?, &store.names()?, 7);
+    map.set_origins(&store.edge_origins()?);
     map.set_inventory(&inventory);
     let json = dir.join("map.json");
     let dot = dir.join("map.dot");

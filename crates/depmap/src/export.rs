@@ -89,6 +89,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&args.db.db)?;
     let mut map = Map::new(store.edges()?);
     map.annotate(&store.activity()?, &store.names()?, args.new_days);
+    map.set_origins(&store.edge_origins()?);
     if let Some(inventory) = &inventory {
         map.set_inventory(inventory);
         let with_role = map

@@ -226,6 +226,106 @@ fn flows_are_never_guessed_and_repeats_are_refused() {
     let o = s.edge_origins().unwrap();
     assert_eq!(o.iter().filter(|e| e.1.packets).count(), 1);
     assert_eq!(o.iter().filter(|e| e.1.flows).count(), 29);
+    drop(s);
+
+    // sFlow samples at 1:1024 add 3 edges whose figures are estimates.
+    let sflow = caps.join("akvorado__sflow_data-1140.pcap");
+    assert!(
+        depmap(&["ingest", "--flows", "--db", db, sflow.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let s = Store::open_existing(db).unwrap();
+    let origins: BTreeMap<EdgeKey, EdgeOrigin> = s.edge_origins().unwrap().into_iter().collect();
+    assert_eq!(origins.len(), 33);
+    let key = |e: &[&str]| EdgeKey {
+        client: ip(e[0]),
+        server: ip(e[1]),
+        port: e[2].parse().unwrap(),
+        proto: e[3].parse().unwrap(),
+    };
+
+    // The exports say where every edge's figures came from.
+    let o = depmap(&["export", "--db", db, "--format", "json"]);
+    assert!(o.status.success());
+    let map: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let edges = map["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 33);
+    let mut seen = BTreeMap::new();
+    for e in edges {
+        let k = key(&[
+            e["client"].as_str().unwrap(),
+            e["server"].as_str().unwrap(),
+            &e["port"].to_string(),
+            &e["proto_number"].to_string(),
+        ]);
+        let want = origins[&k];
+        let sources: Vec<&str> = e["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(sources, want.source_names(), "{e}");
+        assert_eq!(e["sampled"], want.sampled, "{e}");
+        *seen.entry((sources.join("+"), want.sampled)).or_insert(0) += 1;
+    }
+    // The exporter -> collector packets, the NetFlow v5 records (unsampled)
+    // and the sFlow samples (estimates).
+    let want: BTreeMap<(String, bool), i32> = [
+        (("packets".to_string(), false), 1),
+        (("flows".to_string(), false), 29),
+        (("flows".to_string(), true), 3),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(seen, want);
+    // An sFlow edge's packets are 1024 per sample.
+    let sampled = edges.iter().find(|e| e["sampled"] == true).unwrap();
+    assert_eq!(sampled["packets"].as_u64().unwrap() % 1024, 0);
+
+    let o = depmap(&["export", "--db", db, "--format", "csv"]);
+    assert!(o.status.success());
+    let csv = stdout(&o);
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .ends_with(",first_seen,last_seen,sources,sampled"));
+    let mut rows = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 15, "{line}");
+        let proto = match f[3] {
+            "tcp" => "6",
+            "udp" => "17",
+            other => other,
+        };
+        let want = origins
+            .get(&key(&[f[0], f[1], f[2], proto]))
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(f[13], want.source_names().join("+"), "{line}");
+        assert_eq!(f[14], want.sampled.to_string(), "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, 33);
+    assert_eq!(
+        csv.lines().filter(|l| l.ends_with(",flows,true")).count(),
+        3
+    );
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.ends_with(",packets,false"))
+            .count(),
+        1
+    );
+
+    // The DOT picture marks the estimates and says so in its legend.
+    let o = depmap(&["export", "--db", db, "--format", "dot"]);
+    assert!(o.status.success());
+    let dot = stdout(&o);
+    assert!(dot.contains("estimated from sampled flow records"), "{dot}");
+    assert!(dot.contains("\\n~"), "{dot}");
 }
 
 /// One export datagram from a capture.
