@@ -6,10 +6,12 @@ use std::path::Path;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
+
+use crate::legacy::LegacyReader;
 
 /// The read buffer's initial size. Large enough that refills are rare.
-const BUFFER_BYTES: usize = 1 << 20;
+pub(crate) const BUFFER_BYTES: usize = 1 << 20;
 
 /// How much of the file is read up front to recognise its format.
 const PREFIX_BYTES: usize = 64 << 10;
@@ -125,16 +127,16 @@ impl CaptureError {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Interface {
-    linktype: u32,
+pub(crate) struct Interface {
+    pub(crate) linktype: u32,
     /// Timestamp units per second.
-    resolution: u64,
+    pub(crate) resolution: u64,
     /// Seconds added to every timestamp.
-    offset_secs: i64,
+    pub(crate) offset_secs: i64,
 }
 
 enum Inner<R: Read> {
-    Pcap(LegacyPcapReader<R>),
+    Pcap(LegacyReader<R>),
     PcapNg(PcapNGReader<R>),
 }
 
@@ -221,9 +223,7 @@ impl<R: Read + Send> FileReader<R> {
             },
         };
         let inner = match format {
-            FileFormat::Pcap => {
-                Inner::Pcap(LegacyPcapReader::new(BUFFER_BYTES, chained).map_err(header_err)?)
-            }
+            FileFormat::Pcap => Inner::Pcap(LegacyReader::new(chained, &name)?),
             FileFormat::PcapNg => {
                 Inner::PcapNg(PcapNGReader::new(BUFFER_BYTES, chained).map_err(header_err)?)
             }
@@ -249,75 +249,38 @@ impl<R: Read + Send> FileReader<R> {
         F: FnMut(&Frame<'_>),
     {
         match &mut self.inner {
-            Inner::Pcap(r) => drive(r, &self.name, false, f),
-            Inner::PcapNg(r) => drive(r, &self.name, true, f),
+            Inner::Pcap(r) => r.for_each_frame(&self.name, f),
+            Inner::PcapNg(r) => drive(r, &self.name, f),
         }
     }
 }
 
-fn drive<P, F>(
-    reader: &mut P,
-    name: &str,
-    pcapng: bool,
-    mut f: F,
-) -> Result<ReadSummary, CaptureError>
+/// Reads a pcapng file through pcap-parser.
+fn drive<P, F>(reader: &mut P, name: &str, mut f: F) -> Result<ReadSummary, CaptureError>
 where
     P: PcapReaderIterator + ?Sized,
     F: FnMut(&Frame<'_>),
 {
     let mut summary = ReadSummary::default();
     let mut interfaces: Vec<Interface> = Vec::new();
-    // Legacy pcap: one interface, set from the file header.
     let mut offset: u64 = 0;
     // The byte order of the current pcapng section.
     let mut big_endian = false;
     loop {
-        if pcapng {
-            if let Some(len) = short_process_information_block(reader.data(), big_endian) {
-                return Err(CaptureError::Malformed {
-                    name: name.to_string(),
-                    offset,
-                    detail: format!("a block length of {len}, below the minimum of 12"),
-                    frames: summary.frames,
-                });
-            }
+        if let Some(len) = short_process_information_block(reader.data(), big_endian) {
+            return Err(CaptureError::Malformed {
+                name: name.to_string(),
+                offset,
+                detail: format!("a block length of {len}, below the minimum of 12"),
+                frames: summary.frames,
+            });
         }
         match reader.next() {
             Ok((len, block)) => {
                 offset += len as u64;
                 match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        interfaces.clear();
-                        interfaces.push(Interface {
-                            linktype: h.network.0 as u32,
-                            resolution: if h.is_nanosecond_precision() {
-                                1_000_000_000
-                            } else {
-                                1_000_000
-                            },
-                            offset_secs: 0,
-                        });
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        let Some(iface) = interfaces.first() else {
-                            summary.unknown_interface += 1;
-                            reader.consume(len);
-                            continue;
-                        };
-                        let ts = nanos(
-                            u64::from(b.ts_sec) * iface.resolution + u64::from(b.ts_usec),
-                            iface,
-                        );
-                        summary.frames += 1;
-                        f(&Frame {
-                            ts_nanos: ts,
-                            linktype: iface.linktype,
-                            interface: 0,
-                            data: b.data,
-                            wire_len: b.origlen,
-                            file_offset: offset,
-                        });
-                    }
+                    // Classic pcap never comes here (`LegacyReader`).
+                    PcapBlockOwned::LegacyHeader(_) | PcapBlockOwned::Legacy(_) => {}
                     PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                         big_endian = shb.big_endian();
                         interfaces.clear();
@@ -473,7 +436,7 @@ fn ts_resolution(tsresol: u8) -> u64 {
 
 /// Converts a raw timestamp in the interface's units to nanoseconds since
 /// the epoch, saturating rather than overflowing on absurd values.
-fn nanos(raw: u64, iface: &Interface) -> i64 {
+pub(crate) fn nanos(raw: u64, iface: &Interface) -> i64 {
     // The common resolutions without 128-bit division (measurable per packet).
     if iface.offset_secs == 0 && raw < (i64::MAX as u64) / 1000 {
         match iface.resolution {
@@ -578,6 +541,89 @@ mod tests {
             let (frames, res) = read_all(f);
             assert_eq!(frames, vec![(want, 1, 3, 60)], "magic {magic:x}");
             assert_eq!(res.unwrap().frames, 1);
+        }
+    }
+
+    #[test]
+    fn modified_pcap_in_both_byte_orders() {
+        // The "modified" format: 24-byte record headers (interface index,
+        // protocol, packet type and a pad byte after the usual 16).
+        for big_endian in [false, true] {
+            let w = |v: u32| {
+                if big_endian {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            let mut f = w(0xa1b2_cd34).to_vec();
+            f.extend_from_slice(&[0, 2, 0, 4][..]);
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&w(65535));
+            f.extend_from_slice(&w(1));
+            for (sec, len) in [(10u32, 3u32), (11, 5)] {
+                f.extend_from_slice(&w(sec));
+                f.extend_from_slice(&w(7));
+                f.extend_from_slice(&w(len));
+                f.extend_from_slice(&w(60));
+                f.extend_from_slice(&[2, 0, 0, 0, 0x08, 0x00, 0, 0]);
+                f.extend(std::iter::repeat_n(0xab, len as usize));
+            }
+            let (frames, res) = read_all(f);
+            assert_eq!(
+                frames,
+                vec![(10_000_007_000, 1, 3, 60), (11_000_007_000, 1, 5, 60)],
+                "big endian: {big_endian}"
+            );
+            assert_eq!(res.unwrap().frames, 2);
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_the_read_buffer_is_read_whole() {
+        let big = vec![0x5a; 3 << 20];
+        let mut f = pcap_header(false, 1);
+        f.extend(record(1, 0, &[1; 40], 40));
+        f.extend(record(2, 0, &big, big.len() as u32));
+        f.extend(record(3, 0, &[3; 40], 40));
+        let (frames, res) = read_all(f);
+        let lens: Vec<usize> = frames.iter().map(|f| f.2).collect();
+        assert_eq!(lens, vec![40, 3 << 20, 40]);
+        assert_eq!(res.unwrap().bytes, 24 + 3 * 16 + 80 + (3 << 20) as u64);
+    }
+
+    #[test]
+    fn an_absurd_record_length_is_malformed_not_an_allocation() {
+        let mut f = pcap_header(false, 1);
+        f.extend(record(1, 0, &[1; 40], 40));
+        let mut bad = record(2, 0, &[2; 40], 40);
+        bad[8..12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        f.extend(bad);
+        let (frames, res) = read_all(f);
+        assert_eq!(frames.len(), 1);
+        match res {
+            Err(CaptureError::Malformed { offset, frames, .. }) => {
+                assert_eq!((offset, frames), (24 + 16 + 40, 1));
+            }
+            other => panic!("expected a malformed record, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_truncated_header_is_reported_as_truncated() {
+        let h = pcap_header(false, 1);
+        for n in 4..h.len() {
+            assert!(
+                matches!(
+                    read_all(h[..n].to_vec()).1,
+                    Err(CaptureError::Truncated {
+                        offset: 0,
+                        frames: 0,
+                        ..
+                    })
+                ),
+                "{n} bytes"
+            );
         }
     }
 

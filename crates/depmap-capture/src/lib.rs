@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod file;
+mod legacy;
 pub mod live;
 pub mod udp;
 
