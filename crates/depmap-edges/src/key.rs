@@ -72,6 +72,27 @@ impl FlowKey {
         }
     }
 
+    /// The edge this flow belongs to, given the direction the client sends
+    /// in, as a [`RawEdge`].
+    #[inline]
+    pub(crate) fn raw_edge(&self, client_dir: Dir) -> RawEdge {
+        if client_dir == B_TO_A {
+            RawEdge {
+                client: self.b,
+                server: self.a,
+                port: self.a_port,
+                proto: self.proto,
+            }
+        } else {
+            RawEdge {
+                client: self.a,
+                server: self.b,
+                port: self.b_port,
+                proto: self.proto,
+            }
+        }
+    }
+
     /// The edge this flow belongs to, given the direction the client sends in.
     pub(crate) fn edge(&self, client_dir: Dir) -> EdgeKey {
         if client_dir == B_TO_A {
@@ -88,6 +109,30 @@ impl FlowKey {
                 port: self.b_port,
                 proto: self.proto,
             }
+        }
+    }
+}
+
+/// An edge with its addresses as integers ([`raw`]): the flow table's key
+/// for the edges it aggregates. Hashing and comparing it is a few integer
+/// operations, where [`EdgeKey`]'s `IpAddr` enums branch on their variants;
+/// it becomes an [`EdgeKey`] when the edges are taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RawEdge {
+    pub(crate) client: u128,
+    pub(crate) server: u128,
+    pub(crate) port: u16,
+    pub(crate) proto: u8,
+}
+
+impl RawEdge {
+    /// The edge as an [`EdgeKey`].
+    pub(crate) fn key(&self) -> EdgeKey {
+        EdgeKey {
+            client: ip(self.client),
+            server: ip(self.server),
+            port: self.port,
+            proto: self.proto,
         }
     }
 }

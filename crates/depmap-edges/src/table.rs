@@ -3,13 +3,14 @@
 use std::net::IpAddr;
 
 use depmap_wire::{ipproto, tcpflags, Packet};
+
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::direction::{self, Dir, Evidence, A_TO_B, NONE};
-use crate::key::FlowKey;
+use crate::key::{FlowKey, RawEdge};
 use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_HOUR, NANOS_PER_SEC};
 
 /// How many `(address, port, protocol)` listeners learned from handshakes are
@@ -154,7 +155,7 @@ pub struct FlowTable {
     /// 40-byte keys was the ingest benchmark's largest cost.
     index: HashTable<u32>,
     lists: [List; CLASSES],
-    edges: FxHashMap<EdgeKey, EdgeAgg>,
+    edges: FxHashMap<RawEdge, EdgeAgg>,
     /// Activity of edges already taken by `take_edges`, until `take_activity`.
     taken_activity: Vec<(EdgeKey, DayActivity)>,
     listeners: FxHashSet<(u128, u16, u8)>,
@@ -510,9 +511,9 @@ impl FlowTable {
             } else {
                 dir
             };
-            (key.edge(cd), cd)
+            (key.raw_edge(cd), cd)
         } else {
-            (key.edge(dir), dir)
+            (key.raw_edge(dir), dir)
         };
         if dir == client_dir {
             stats.client_packets = e.pending_pkts;
@@ -603,7 +604,7 @@ impl FlowTable {
         flow.pkts = [0; 2];
         flow.bytes = [0; 2];
         flow.hours = 0;
-        let edge = key.edge(client_dir);
+        let edge = key.raw_edge(client_dir);
         self.edges.entry(edge).or_default().add(&stats, day, hours);
     }
 
@@ -643,6 +644,7 @@ impl FlowTable {
     pub fn take_edges(&mut self) -> Vec<(EdgeKey, EdgeStats)> {
         let mut v = Vec::with_capacity(self.edges.len());
         for (k, mut agg) in self.edges.drain() {
+            let k = k.key();
             self.taken_activity.extend(agg.take_days().map(|d| (k, d)));
             if agg.stats.packets() > 0 || agg.stats.connections > 0 {
                 v.push((k, agg.stats));
@@ -658,7 +660,8 @@ impl FlowTable {
     pub fn take_activity(&mut self) -> Vec<(EdgeKey, DayActivity)> {
         let mut v = std::mem::take(&mut self.taken_activity);
         for (k, agg) in self.edges.iter_mut() {
-            v.extend(agg.take_days().map(|d| (*k, d)));
+            let k = k.key();
+            v.extend(agg.take_days().map(|d| (k, d)));
         }
         v.retain(|(_, a)| a.hours != 0 || a.packets > 0 || a.connections > 0);
         crate::model::sort_by_edge_day(&mut v);
