@@ -82,6 +82,9 @@ pub struct FlowCounters {
 
 const NIL: u32 = u32::MAX;
 
+/// Flows a new table has room for before it grows.
+const INITIAL_FLOWS: usize = 1 << 16;
+
 /// Idle-timeout classes; each has its own LRU list, so the head of a list is
 /// always the next flow of that class to expire.
 const CLASS_TCP: usize = 0;
@@ -177,11 +180,15 @@ pub struct FlowTable {
 impl FlowTable {
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> FlowTable {
+        // Room for the flows of a busy link from the start, so the index is
+        // not rebuilt through a dozen doublings on the way there; pages of
+        // the slab not yet written take no memory.
+        let room = cfg.max_flows.clamp(1, INITIAL_FLOWS);
         FlowTable {
             cfg,
-            flows: Vec::new(),
+            flows: Vec::with_capacity(room),
             free: Vec::new(),
-            index: HashTable::new(),
+            index: HashTable::with_capacity(room),
             lists: [List {
                 head: NIL,
                 tail: NIL,
