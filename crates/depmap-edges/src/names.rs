@@ -65,6 +65,10 @@ pub struct NameRecord {
 pub struct NameTable {
     names: FxHashMap<(IpAddr, String, NameSource), (i64, i64)>,
     not_remembered: u64,
+    /// The lowercased name of the last lookup that found its entry, kept
+    /// for its allocation: most observations repeat a known name, and
+    /// they then allocate nothing.
+    scratch: String,
 }
 
 impl NameTable {
@@ -75,10 +79,15 @@ impl NameTable {
 
     /// Records that `name` pointed at `address` at `ts`.
     pub fn observe(&mut self, ts: i64, address: IpAddr, name: &str, source: NameSource) {
-        let key = (address, name.to_ascii_lowercase(), source);
+        let mut lower = std::mem::take(&mut self.scratch);
+        lower.clear();
+        lower.push_str(name);
+        lower.make_ascii_lowercase();
+        let key = (address, lower, source);
         if let Some(seen) = self.names.get_mut(&key) {
             seen.0 = seen.0.min(ts);
             seen.1 = seen.1.max(ts);
+            self.scratch = key.1;
         } else if self.names.len() < MAX_NAMES {
             self.names.insert(key, (ts, ts));
         } else {
