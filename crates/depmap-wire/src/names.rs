@@ -63,31 +63,44 @@ fn be32(b: &[u8], at: usize) -> Result<u32, NameError> {
 
 /// Reads a (possibly compressed) name at `at`; returns it and the offset just
 /// past it in the original position.
-fn dns_name(msg: &[u8], mut at: usize) -> Result<(String, usize), NameError> {
-    let mut name = String::new();
+fn dns_name(msg: &[u8], at: usize) -> Result<(String, usize), NameError> {
+    let mut name = String::with_capacity(64);
+    let end = walk_name(msg, at, Some(&mut name))?;
+    Ok((name, end))
+}
+
+/// Follows the (possibly compressed) name at `at`, appending its text to
+/// `name` if given, and returns the offset just past it in the message.
+/// The question section's names are only skipped, without their text.
+fn walk_name(msg: &[u8], mut at: usize, mut name: Option<&mut String>) -> Result<usize, NameError> {
     let mut end = None;
+    let mut len_so_far = 0;
     for _ in 0..MAX_DNS_NAME_STEPS {
         let len = *msg.get(at).ok_or(NameError::Truncated)?;
         match len & 0xc0 {
             0x00 => {
                 if len == 0 {
-                    return Ok((name, end.unwrap_or(at + 1)));
+                    return Ok(end.unwrap_or(at + 1));
                 }
                 let label = msg
                     .get(at + 1..at + 1 + len as usize)
                     .ok_or(NameError::Truncated)?;
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                for &c in label {
-                    // Names are ASCII on the wire; anything else is escaped.
-                    if c.is_ascii_graphic() && c != b'.' {
-                        name.push(c.to_ascii_lowercase() as char);
-                    } else {
-                        name.push_str(&format!("\\{c:03}"));
+                len_so_far += label.len() + 1;
+                if let Some(name) = name.as_deref_mut() {
+                    if !name.is_empty() {
+                        name.push('.');
                     }
+                    for &c in label {
+                        // Names are ASCII on the wire; anything else is escaped.
+                        if c.is_ascii_graphic() && c != b'.' {
+                            name.push(c.to_ascii_lowercase() as char);
+                        } else {
+                            name.push_str(&format!("\\{c:03}"));
+                        }
+                    }
+                    len_so_far = name.len();
                 }
-                if name.len() > 1024 {
+                if len_so_far > 1024 {
                     return Err(NameError::Invalid);
                 }
                 at += 1 + len as usize;
@@ -121,7 +134,7 @@ pub fn dns_answers(msg: &[u8], out: &mut Vec<DnsAnswer>) -> Result<(), NameError
     let an = be16(msg, 6)? as usize;
     let mut at = 12;
     for _ in 0..qd.min(MAX_DNS_ANSWERS) {
-        let (_, next) = dns_name(msg, at)?;
+        let next = walk_name(msg, at, None)?;
         at = next + 4;
     }
     for _ in 0..an.min(MAX_DNS_ANSWERS) {
