@@ -13,7 +13,7 @@
 //! this crate does not parse them.
 
 use rusqlite::{params, OptionalExtension, Row};
-use xxhash_rust::xxh3::xxh3_128;
+use twox_hash::XxHash3_128;
 
 use crate::{classify, Store, StoreError};
 
@@ -146,7 +146,7 @@ pub struct AuditRow {
 
 /// The digest stored with each version.
 fn hash(text: &str) -> String {
-    format!("xxh3-128:{:032x}", xxh3_128(text.as_bytes()))
+    format!("xxh3-128:{:032x}", XxHash3_128::oneshot(text.as_bytes()))
 }
 
 fn version_row(r: &Row<'_>) -> rusqlite::Result<PolicyVersion> {
