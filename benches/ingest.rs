@@ -13,7 +13,8 @@
 //!    touching each packet's length) over the file, best of 7 by CPU time,
 //! 5. times `depmap ingest` into a fresh SQLite store as a separate process
 //!    (hashing, reading, decoding, flow table, store commit), best of 7 by
-//!    CPU time, in alternation with the libpcap loop, and
+//!    CPU time, in alternation with the libpcap loop (both pinned to the
+//!    same CPU), and
 //!    samples its peak RSS (`VmHWM` in /proc) while it runs,
 //!
 //! and prints packets/s and MB/s for both, their ratio, and depmap's peak RSS.
@@ -100,6 +101,23 @@ fn depmap_ingest(bin: &Path, capture: &Path, dir: &Path) -> (Duration, Duration,
 /// Timed runs of each side.
 const ROUNDS: usize = 7;
 
+/// Pins this process, and so the `depmap` it starts, to one CPU, so that
+/// neither side gets a quieter core than the other (on a shared machine a
+/// busy neighbour on one core inflates the CPU time of whatever runs
+/// there). Returns the CPU.
+fn pin_to_one_cpu() -> Option<usize> {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    let cpu = (0..CpuSet::count())
+        .rev()
+        .find(|&c| allowed.is_set(c).unwrap_or(false))?;
+    let mut one = CpuSet::new();
+    one.set(cpu).ok()?;
+    sched_setaffinity(Pid::from_raw(0), &one).ok()?;
+    Some(cpu)
+}
+
 fn main() {
     // `cargo test --benches` runs benches with --bench absent; do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -109,6 +127,7 @@ fn main() {
     let size = fs::metadata(&capture).unwrap().len();
     let bin = build_release_binary();
     let _ = fs::read(&capture).unwrap(); // warm the page cache
+    let cpu = pin_to_one_cpu();
 
     // Best of 7 for each, by CPU time: on a shared machine wall time also
     // measures the neighbours; CPU time measures the program. The two run
@@ -140,10 +159,13 @@ fn main() {
         );
     };
     println!(
-        "capture: {} ({:.1} MB, {} packets)",
+        "capture: {} ({:.1} MB, {} packets); both sides on {}",
         capture.display(),
         mb,
-        best_pcap.0
+        best_pcap.0,
+        cpu.map_or("any CPU (pinning failed)".to_string(), |c| format!(
+            "CPU {c}"
+        ))
     );
     row("libpcap read loop", best_pcap.2, best_pcap.3);
     row("depmap ingest", best.0, best.1);
