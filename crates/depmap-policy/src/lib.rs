@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 mod diff;
 mod exceptions;
+mod lapse;
 pub mod render;
 mod scope;
 mod unused;
@@ -45,6 +46,7 @@ pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, S
 pub use exceptions::{
     apply_exceptions, client_matches, Exception, ExceptionMark, ExceptionState, ExpiredException,
 };
+pub use lapse::{drop_lapsed, LapsedRule};
 pub use scope::{scope_activity, scope_draft, Scope};
 pub use unused::{unused, UnusedReport, UnusedRule, GRACE_DAYS};
 

@@ -155,9 +155,14 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
 
 fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = window(&a.from, &a.to)?;
-    let policy = policy_life::read_draft(&a.policy)?;
+    let mut policy = policy_life::read_draft(&a.policy)?;
+    let lapsed = policy_life::drop_lapsed(&mut policy, &a.policy)?;
     let activity = policy_life::traffic(&a.db.db, &a.pcap, &a.flows)?;
     let denied = simulate(&policy, &activity, from, to);
+    for r in &lapsed {
+        // On standard error, so the JSON on standard output stays one document.
+        eprintln!("depmap: {}", policy_life::lapsed_line(r));
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&denied)?);
     } else if denied.is_empty() {

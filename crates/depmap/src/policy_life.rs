@@ -59,6 +59,33 @@ pub fn read_draft(path: &Path) -> anyhow::Result<PolicyDraft> {
     parse_draft(&text, &path.display().to_string())
 }
 
+/// Takes out of a draft read from `path` the rules whose `expires` has
+/// passed at this command's time ([`now`]): a rendering or simulation made
+/// after a rule lapsed must not allow what it allowed.
+pub fn drop_lapsed(
+    d: &mut PolicyDraft,
+    path: &Path,
+) -> anyhow::Result<Vec<depmap_policy::LapsedRule>> {
+    let now = now()?;
+    depmap_policy::drop_lapsed(d, now).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// How a lapsed rule is reported.
+pub fn lapsed_line(r: &depmap_policy::LapsedRule) -> String {
+    format!(
+        "left out, expired {}: {} -> {}:{}/{}{}",
+        r.expires,
+        r.client,
+        r.server,
+        r.port,
+        r.proto,
+        r.ticket
+            .as_deref()
+            .map(|t| format!(" (ticket {t})"))
+            .unwrap_or_default()
+    )
+}
+
 fn parse_draft(text: &str, what: &str) -> anyhow::Result<PolicyDraft> {
     serde_json::from_str(text).with_context(|| {
         format!("{what} is not a depmap policy draft (make one with `depmap policy draft`)")

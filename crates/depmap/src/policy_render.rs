@@ -52,12 +52,16 @@ impl RenderFormat {
 pub fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&a.draft)
         .with_context(|| format!("cannot read {}", a.draft.display()))?;
-    let draft: PolicyDraft = serde_json::from_str(&text).with_context(|| {
+    let mut draft: PolicyDraft = serde_json::from_str(&text).with_context(|| {
         format!(
             "{} is not a depmap policy draft (make one with `depmap policy draft`)",
             a.draft.display()
         )
     })?;
+    let lapsed = crate::policy_life::drop_lapsed(&mut draft, &a.draft)?;
+    for r in &lapsed {
+        eprintln!("depmap: {}", crate::policy_life::lapsed_line(r));
+    }
     let inventory = a
         .inventory
         .as_deref()

@@ -70,6 +70,32 @@ fn rules(d: &Value) -> Vec<(String, String, Value)> {
     out
 }
 
+/// `policy except` at 2026-11-15T10:00:00Z: the backup network
+/// 10.0.9.0/24 may reach 10.0.4.20:5432 for an hour (ticket INC-7), with
+/// `extra` arguments; its standard output.
+fn grant_backup_exception(db: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "policy",
+        "except",
+        "--db",
+        db,
+        "--client",
+        "10.0.9.0/24",
+        "--server",
+        "10.0.4.20",
+        "--port",
+        "5432",
+        "--ttl",
+        "1h",
+        "--ticket",
+        "INC-7",
+        "--reason",
+        "restore test from the backup network",
+    ];
+    args.extend(extra);
+    ok(depmap_at("2026-11-15T10:00:00Z", &args))
+}
+
 #[test]
 fn a_one_hour_exception_is_in_drafts_only_within_its_hour_and_audited() {
     let (dir, db) = built(45);
@@ -77,29 +103,7 @@ fn a_one_hour_exception_is_in_drafts_only_within_its_hour_and_audited() {
     let inside = dir.path().join("inside.json");
     let after = dir.path().join("after.json");
 
-    let out = ok(depmap_at(
-        "2026-11-15T10:00:00Z",
-        &[
-            "policy",
-            "except",
-            "--db",
-            db,
-            "--client",
-            "10.0.9.0/24",
-            "--server",
-            "10.0.4.20",
-            "--port",
-            "5432",
-            "--ttl",
-            "1h",
-            "--ticket",
-            "INC-7",
-            "--reason",
-            "restore test from the backup network",
-            "--by",
-            "alice",
-        ],
-    ));
+    let out = grant_backup_exception(db, &["--by", "alice"]);
     assert!(out.contains("exception #1"), "{out}");
     assert!(out.contains("until 2026-11-15T11:00:00"), "{out}");
 
@@ -310,6 +314,99 @@ fn a_one_hour_exception_is_in_drafts_only_within_its_hour_and_audited() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("DEPMAP_NOW"));
+}
+
+#[test]
+fn render_and_simulate_leave_out_rules_past_their_expiry() {
+    let (dir, db) = built(45);
+    let db = db.as_str();
+    let file = dir.path().join("d.json");
+    let file = file.to_str().unwrap();
+    // Every learned rule expires a day after the draft; one exception
+    // (TTL 1h) for a network that sends no traffic.
+    grant_backup_exception(db, &[]);
+    draft_at(
+        "2026-11-15T10:00:00Z",
+        db,
+        &["--expires", "1d", "--ticket", "CHG-1", "--out", file],
+    );
+    let learned = rules(&read(Path::new(file))).len() - 1;
+    assert!(learned > 5);
+
+    // Within the hour both kinds are rendered and nothing is denied.
+    let before = depmap_at(
+        "2026-11-15T10:30:00Z",
+        &["policy", "render", "--format", "nftables", file],
+    );
+    let stderr = String::from_utf8_lossy(&before.stderr).to_string();
+    assert!(ok(before).contains("10.0.9.0/24"));
+    assert!(!stderr.contains("left out, expired"), "{stderr}");
+    // Only the thin edges the draft left for review would be denied.
+    let sim = depmap_at(
+        "2026-11-15T10:30:00Z",
+        &["policy", "simulate", "--policy", file, "--db", db, "--json"],
+    );
+    let review = read(Path::new(file))["review"].as_array().unwrap().len();
+    let denied_before: Value = serde_json::from_slice(&sim.stdout).unwrap();
+    assert_eq!(denied_before.as_array().unwrap().len(), review);
+
+    // After the hour the exception is left out, and said so.
+    let after = depmap_at(
+        "2026-11-15T11:00:00Z",
+        &["policy", "render", "--format", "nftables", file],
+    );
+    let stderr = String::from_utf8_lossy(&after.stderr).to_string();
+    assert!(!ok(after).contains("10.0.9.0/24"));
+    assert!(
+        stderr.contains(
+            "left out, expired 2026-11-15T11:00:00.000000Z: 10.0.9.0/24 -> 10.0.4.20:5432/tcp \
+             (ticket INC-7)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("left out, expired").count(), 1, "{stderr}");
+
+    // A day later every learned rule has lapsed too: simulation denies the
+    // traffic they allowed and lists them; the JSON stays one document.
+    let sim = depmap_at(
+        "2026-11-16T10:00:00Z",
+        &["policy", "simulate", "--policy", file, "--db", db, "--json"],
+    );
+    assert_eq!(sim.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&sim.stderr).to_string();
+    assert_eq!(
+        stderr.matches("left out, expired").count(),
+        learned + 1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("(ticket CHG-1)"), "{stderr}");
+    let denied: Value = serde_json::from_slice(&sim.stdout).unwrap();
+    assert!(denied.as_array().unwrap().len() >= review + learned);
+
+    // An expiry that is not a time is an error naming the rule.
+    let text = std::fs::read_to_string(file).unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        text.replacen("2026-11-16T10:00:00.000000Z", "next tuesday", 1),
+    )
+    .unwrap();
+    let out = depmap_at(
+        "2026-11-15T10:30:00Z",
+        &[
+            "policy",
+            "render",
+            "--format",
+            "nftables",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"next tuesday\", which is not an RFC 3339 time"),
+        "{stderr}"
+    );
 }
 
 #[test]
