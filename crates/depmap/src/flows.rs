@@ -173,7 +173,15 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
 
 fn ingest_file(store: &mut Store, path: &Path, force: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let hash = crate::ingest::content_hash(path)?;
+    // One read for the frames and the content hash; a repeat is known
+    // only after it, and then nothing is stored.
+    let (mut reader, hashed) = crate::ingest::open_hashed(path)?;
+    let format = reader.format();
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let (report, mut pipe, read) = read_exports(&mut reader);
+    let hash = hashed.digest(read.is_ok(), path)?;
     if !force {
         if let Some(prev) = store.find_ingest_of_kind(&hash, KIND)? {
             anyhow::bail!(
@@ -187,12 +195,6 @@ fn ingest_file(store: &mut Store, path: &Path, force: bool) -> anyhow::Result<()
             );
         }
     }
-    let mut reader = FileReader::open(path)?;
-    let format = reader.format();
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .len();
-    let (report, mut pipe, read) = read_exports(&mut reader);
     let (batch, sampled) = pipe.take();
     let dc = pipe.decoder();
     let ac = pipe.aggregator();

@@ -156,7 +156,7 @@ pub(crate) fn content_hash(path: &Path) -> anyhow::Result<String> {
 /// little next to reading the file. twox-hash picks AVX2 at run time where
 /// the CPU has it (xxhash-rust, used before, only SSE2 unless built for a
 /// newer CPU): a tenth of the ingest benchmark's instructions.
-struct HashingReader {
+pub(crate) struct HashingReader {
     inner: File,
     hasher: Arc<Mutex<XxHash3_128>>,
 }
@@ -169,6 +169,36 @@ impl Read for HashingReader {
         }
         Ok(n)
     }
+}
+
+/// The content hash of a file being read through [`open_hashed`].
+pub(crate) struct Hashed(Arc<Mutex<XxHash3_128>>);
+
+impl Hashed {
+    /// The file's digest once the read is over. A complete read passed
+    /// every byte through the hasher; a read that stopped early did not,
+    /// so then the whole file is hashed again.
+    pub(crate) fn digest(&self, complete: bool, path: &Path) -> anyhow::Result<String> {
+        match (complete, self.0.lock()) {
+            (true, Ok(h)) => Ok(hex128(h.finish_128())),
+            _ => content_hash(path),
+        }
+    }
+}
+
+/// Opens a capture whose bytes are hashed as they are read, so the file is
+/// read once for its frames and its content hash.
+pub(crate) fn open_hashed(path: &Path) -> anyhow::Result<(FileReader<HashingReader>, Hashed)> {
+    let hasher = Arc::new(Mutex::new(XxHash3_128::new()));
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = FileReader::new(
+        HashingReader {
+            inner: file,
+            hasher: Arc::clone(&hasher),
+        },
+        path.display().to_string(),
+    )?;
+    Ok((reader, Hashed(hasher)))
 }
 
 /// Ingests one capture file into the store in one transaction.
@@ -195,22 +225,9 @@ pub fn ingest_file(
         }
     }
 
-    let hasher = Arc::new(Mutex::new(XxHash3_128::new()));
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = FileReader::new(
-        HashingReader {
-            inner: file,
-            hasher: Arc::clone(&hasher),
-        },
-        path.display().to_string(),
-    )?;
+    let (mut reader, hashed) = open_hashed(path)?;
     let (mut report, batch, read) = aggregate(&mut reader, path, size, cfg);
-    // A complete read passed every byte through the hasher; a read that
-    // stopped early did not, so hash the whole file again.
-    let hash = match (&read, hasher.lock()) {
-        (Ok(_), Ok(h)) => hex128(h.finish_128()),
-        _ => content_hash(path)?,
-    };
+    let hash = hashed.digest(read.is_ok(), path)?;
     let ingest = NewIngest {
         content_hash: hash,
         fingerprint,
