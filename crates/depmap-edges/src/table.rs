@@ -118,18 +118,9 @@ struct Flow {
     /// Active hours of that day not yet folded (bit h = hour h UTC).
     hours: u32,
     class: u8,
-    /// `last` when the flow was put at the tail of its class list. Lists
-    /// are ordered by it, not by `last`: a packet does not move its flow
-    /// (which would touch two other flows' memory per packet); a list head
-    /// touched since it was linked is moved to the tail when the head is
-    /// next examined ([`FlowTable::settle_head`]).
-    linked_at: i64,
     prev: u32,
     next: u32,
 }
-
-// The fields fit the two cache lines.
-const _: () = assert!(std::mem::size_of::<Flow>() == 128);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FragKey {
@@ -347,15 +338,16 @@ impl FlowTable {
                 idx = None;
             }
         }
-        // A flow stays where it is in its class list (see `linked_at`)
-        // unless its class changes.
+        // A flow already at the tail of its list (the common case in a
+        // burst of packets) stays put unless its class changes.
         let (i, linked) = match idx {
             Some(i) => {
-                let moves = closing && self.flows[i as usize].class as usize != CLASS_TCP_CLOSED;
-                if moves {
+                let class = self.flows[i as usize].class as usize;
+                let stays = self.lists[class].tail == i && (!closing || class == CLASS_TCP_CLOSED);
+                if !stays {
                     self.unlink(i);
                 }
-                (i, !moves)
+                (i, stays)
             }
             None => (self.create(key, dir, ts), false),
         };
@@ -445,7 +437,6 @@ impl FlowTable {
             day: ts.div_euclid(NANOS_PER_HOUR * 24) as i32,
             hours: 0,
             class,
-            linked_at: ts,
             prev: NIL,
             next: NIL,
         };
@@ -479,7 +470,7 @@ impl FlowTable {
         for class in 0..CLASSES {
             let timeout = self.idle_timeout(class);
             loop {
-                let head = self.settle_head(class);
+                let head = self.lists[class].head;
                 if head == NIL {
                     break;
                 }
@@ -548,12 +539,11 @@ impl FlowTable {
 
     fn evict_oldest(&mut self) {
         let mut best: Option<(i64, u32)> = None;
-        for class in 0..CLASSES {
-            let head = self.settle_head(class);
-            if head != NIL {
-                let last = self.flows[head as usize].last;
+        for list in &self.lists {
+            if list.head != NIL {
+                let last = self.flows[list.head as usize].last;
                 if best.is_none_or(|(l, _)| last < l) {
-                    best = Some((last, head));
+                    best = Some((last, list.head));
                 }
             }
         }
@@ -705,29 +695,6 @@ impl FlowTable {
         f.next = NIL;
     }
 
-    /// Moves list heads touched since they were linked to the tail until
-    /// the head is the flow of `class` idle the longest, and returns it
-    /// (NIL for an empty list). Every flow in a list was linked no earlier
-    /// than the head, and its `last` is at least its `linked_at`; so once
-    /// the head's `last` is its `linked_at`, no flow in the list has an
-    /// older `last`. Each move answers at least one packet since the flow's
-    /// previous link, so the work is bounded by the packets seen.
-    fn settle_head(&mut self, class: usize) -> u32 {
-        loop {
-            let head = self.lists[class].head;
-            if head == NIL {
-                return NIL;
-            }
-            let f = &self.flows[head as usize];
-            if f.last <= f.linked_at {
-                return head;
-            }
-            self.unlink(head);
-            self.link_tail(head);
-        }
-    }
-
-    /// Puts flow `i` at the tail of its class list, as linked at its `last`.
     fn link_tail(&mut self, i: u32) {
         let class = self.flows[i as usize].class as usize;
         let tail = self.lists[class].tail;
@@ -735,7 +702,6 @@ impl FlowTable {
             let f = &mut self.flows[i as usize];
             f.prev = tail;
             f.next = NIL;
-            f.linked_at = f.last;
         }
         if tail == NIL {
             self.lists[class].head = i;

@@ -176,55 +176,6 @@ fn table_limit_is_honoured_and_evicted_flows_are_not_lost() {
 }
 
 #[test]
-fn eviction_takes_the_flow_idle_longest_not_the_oldest() {
-    // Flows stay where they were linked when packets arrive; eviction must
-    // still pick the one whose last packet is oldest.
-    let cfg = FlowConfig {
-        max_flows: 3,
-        ..FlowConfig::default()
-    };
-    let mut t = FlowTable::new(cfg);
-    // Three UDP flows, created in order 1, 2, 3.
-    for (i, sport) in [(1, 1001u16), (2, 1002), (3, 1003)] {
-        t.observe(i * S, &pkt(1, sport, 2, 53, 17, 0, 60));
-    }
-    // Flow 1 stays busy; flow 2 is now the one idle longest.
-    t.observe(4 * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
-    t.observe(5 * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
-    t.observe(6 * S, &pkt(1, 1004, 2, 53, 17, 0, 60));
-    assert_eq!(t.counters().flows_evicted, 1);
-    // The evicted flow (1002) is folded now: one connection with its one
-    // packet; flows 1001, 1003 and 1004 are still open.
-    t.fold_active();
-    let taken = t.take_edges();
-    assert_eq!(taken.len(), 1);
-    assert_eq!(taken[0].1.connections, 4);
-    assert_eq!(t.active_flows(), 3);
-    // Flow 1001's packets all belong to one connection: it was never
-    // evicted, so one more packet does not start a new one.
-    t.observe(7 * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
-    t.observe(7 * S, &pkt(1, 1002, 2, 53, 17, 0, 60));
-    let e = edges(&mut t);
-    // 1002 came back after its eviction: a fifth connection.
-    assert_eq!(e[0].1.connections, 1);
-    assert_eq!(t.counters().flows_created, 5);
-}
-
-#[test]
-fn expiry_ends_idle_flows_behind_a_busy_older_one() {
-    let mut t = FlowTable::new(FlowConfig::default());
-    // Flow A starts first and stays busy; flow B starts later and goes idle.
-    t.observe(0, &pkt(1, 1001, 2, 53, 17, 0, 60));
-    t.observe(S, &pkt(1, 1002, 2, 53, 17, 0, 60));
-    for sec in 2..=70 {
-        t.observe(sec * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
-    }
-    // 69 s after B's packet (UDP idle timeout 60 s): B has ended, A has not.
-    assert_eq!(t.counters().flows_expired, 1);
-    assert_eq!(t.active_flows(), 1);
-}
-
-#[test]
 fn fold_active_counts_a_long_connection_once() {
     let mut t = FlowTable::new(FlowConfig::default());
     t.observe(S, &pkt(1, 40000, 2, 5432, 6, SYN, 60));
