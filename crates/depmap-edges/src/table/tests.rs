@@ -176,6 +176,67 @@ fn table_limit_is_honoured_and_evicted_flows_are_not_lost() {
 }
 
 #[test]
+fn eviction_takes_the_flow_idle_longest_not_the_oldest() {
+    let cfg = FlowConfig {
+        max_flows: 3,
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg);
+    // Three UDP flows, created in order 1001, 1002, 1003.
+    for (i, sport) in [(1, 1001u16), (2, 1002), (3, 1003)] {
+        t.observe(i * S, &pkt(1, sport, 2, 53, 17, 0, 60));
+    }
+    // 1001 stays busy; 1002 is now the one idle longest.
+    t.observe(4 * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
+    t.observe(5 * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
+    t.observe(6 * S, &pkt(1, 1004, 2, 53, 17, 0, 60));
+    assert_eq!(t.counters().flows_evicted, 1);
+    // 1001 was not evicted: one more packet is not a new connection.
+    t.observe(7 * S, &pkt(1, 1001, 2, 53, 17, 0, 60));
+    assert_eq!(t.counters().flows_created, 4);
+    // 1002 was: it comes back as a new flow.
+    t.observe(7 * S, &pkt(1, 1002, 2, 53, 17, 0, 60));
+    assert_eq!(t.counters().flows_created, 5);
+}
+
+#[test]
+fn eviction_after_a_sweep_still_takes_the_flow_idle_longest() {
+    // Found in review of an idle-list variant that let a flow touched
+    // after it was linked fall behind newer ones.
+    let cfg = FlowConfig {
+        max_flows: 3,
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg);
+    let u = |sport| pkt(1, sport, 2, 53, 17, 0, 60);
+    t.observe(0, &u(1001));
+    t.observe(S, &u(1002));
+    t.observe(2 * S, &u(1002)); // 1002 last seen at 2 s
+    t.observe(50 * S, &u(1003)); // 1003 last seen at 50 s
+    t.expire(60 * S); // 1001 ends
+    assert_eq!(t.counters().flows_expired, 1);
+    t.observe(61 * S, &u(1004));
+    t.observe(62 * S, &u(1005)); // full: 1002 must go, not 1003
+    let created = t.counters().flows_created;
+    t.observe(63 * S, &u(1003));
+    assert_eq!(t.counters().flows_created, created, "1003 was evicted");
+}
+
+#[test]
+fn expiry_ends_a_flow_touched_after_newer_flows_started() {
+    let mut t = FlowTable::new(FlowConfig::default());
+    let u = |sport| pkt(1, sport, 2, 53, 17, 0, 60);
+    t.observe(0, &u(1001));
+    t.observe(S, &u(1002));
+    t.observe(2 * S, &u(1002)); // last seen at 2 s
+    t.observe(50 * S, &u(1003));
+    t.observe(60 * S, &pkt(3, 5000, 4, 80, 6, ACK, 60));
+    assert_eq!(t.counters().flows_expired, 1); // 1001
+    t.expire(75 * S); // 1002 idle 73 s, past the 60 s UDP timeout
+    assert_eq!(t.counters().flows_expired, 2);
+}
+
+#[test]
 fn fold_active_counts_a_long_connection_once() {
     let mut t = FlowTable::new(FlowConfig::default());
     t.observe(S, &pkt(1, 40000, 2, 5432, 6, SYN, 60));
