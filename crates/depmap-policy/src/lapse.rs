@@ -31,8 +31,9 @@ pub struct LapsedRule {
 }
 
 /// Removes from `d` every allow rule whose `expires` is at or before `now`
-/// (ns since the epoch), and every service left with no rule (default
-/// deny covers it), and returns the rules removed. An `expires` that is not
+/// (ns since the epoch) and returns the rules removed. A service left with
+/// no rule stays, allowing nothing: the renderings deny traffic to the
+/// services they list, so dropping it would open it instead. An `expires` that is not
 /// an RFC 3339 time (a reviewer's edit gone wrong) is an error naming the
 /// rule: whether it still holds cannot be told.
 pub fn drop_lapsed(d: &mut PolicyDraft, now: i64) -> Result<Vec<LapsedRule>, String> {
@@ -66,7 +67,6 @@ pub fn drop_lapsed(d: &mut PolicyDraft, now: i64) -> Result<Vec<LapsedRule>, Str
         }
         s.allow = kept;
     }
-    d.services.retain(|s| !s.allow.is_empty());
     Ok(lapsed)
 }
 
@@ -146,10 +146,11 @@ mod tests {
     }
 
     #[test]
-    fn a_service_left_without_rules_goes_and_a_bad_time_is_an_error() {
+    fn a_service_left_without_rules_stays_and_a_bad_time_is_an_error() {
         let mut d = draft(vec![rule("10.0.0.3", Some("2020-01-01T00:00:00Z"))]);
         assert_eq!(drop_lapsed(&mut d, NOON).unwrap().len(), 1);
-        assert!(d.services.is_empty());
+        assert_eq!(d.services.len(), 1);
+        assert!(d.services[0].allow.is_empty());
 
         let mut d = draft(vec![rule("10.0.0.3", Some("next tuesday"))]);
         let err = drop_lapsed(&mut d, NOON).unwrap_err();

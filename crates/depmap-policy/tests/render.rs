@@ -575,3 +575,56 @@ fn broad_selectors_bad_labels_and_group_quotas_are_reported() {
     let labels = web.spec.as_ref().unwrap().pod_selector.as_ref().unwrap();
     assert!(!labels.match_labels.as_ref().unwrap().contains_key("rack"));
 }
+
+#[test]
+fn a_service_that_allows_no_client_stays_denied_in_every_target() {
+    // What is left of a service when every rule of it lapsed: nothing may
+    // reach it, and every rendering must still say so.
+    let mut d = sample_draft();
+    for s in &mut d.services {
+        if s.server == "10.20.2.20" && s.port == 5432 {
+            s.allow.clear();
+        }
+    }
+    let inv = sample_inventory();
+    let text = |t: Target| render(t, &d, Some(&inv)).unwrap().text;
+    assert!(text(Target::Nftables).contains("ip daddr 10.20.2.20 drop"));
+    assert!(text(Target::Iptables).contains("-A DEPMAP -d 10.20.2.20/32"));
+    let policy = |t: Target| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&text(t)).unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["name"] == "depmap-10-20-2-20-tcp-5432")
+            .cloned()
+            .expect("a policy for the service")
+    };
+    // Kubernetes: an Ingress policy with no rule denies all ingress.
+    let k8s = policy(Target::Kubernetes);
+    assert_eq!(k8s["spec"]["ingress"], serde_json::json!([]));
+    assert_eq!(k8s["spec"]["policyTypes"], serde_json::json!(["Ingress"]));
+    // Cilium ignores an empty ingress list, so default deny is explicit.
+    let cilium = policy(Target::Cilium);
+    assert_eq!(cilium["spec"]["enableDefaultDeny"]["ingress"], true);
+    let typed: depmap_policy::render::cilium::CiliumNetworkPolicyList =
+        serde_json::from_str(&text(Target::Cilium)).unwrap();
+    assert!(!typed.items.is_empty());
+    // AWS: the service's group is created and attached, and lets nothing in.
+    let aws: serde_json::Value = serde_json::from_str(&text(Target::AwsSg)).unwrap();
+    let group = aws["SecurityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["Service"] == "10.20.2.20 tcp/5432")
+        .expect("a security group for the service");
+    assert_eq!(group["AttachTo"], serde_json::json!(["10.20.2.20"]));
+    let ranges: usize = group["AuthorizeSecurityGroupIngress"]["IpPermissions"]
+        .as_array()
+        .map_or(0, |p| {
+            p.iter()
+                .map(|p| p["IpRanges"].as_array().map_or(0, Vec::len))
+                .sum()
+        });
+    assert_eq!(ranges, 0, "{group}");
+}

@@ -362,6 +362,14 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                     ingress.push(rule);
                     evidence.push(r.rule);
                 }
+                // Cilium applies a rule at ingress only when its ingress
+                // list is not empty: a service with no client to allow (all
+                // its rules lapsed or unresolvable) would be left open, so
+                // it says default deny outright (Cilium 1.15 and later).
+                let deny_all = ingress.is_empty().then_some(DefaultDeny {
+                    ingress: Some(true),
+                    egress: None,
+                });
                 items.push(CiliumNetworkPolicy {
                     api_version: "cilium.io/v2".to_string(),
                     kind: "CiliumNetworkPolicy".to_string(),
@@ -370,7 +378,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                         endpoint_selector: selector(server),
                         ingress: Some(ingress),
                         egress: None,
-                        enable_default_deny: None,
+                        enable_default_deny: deny_all,
                         description: description(s, None),
                     }),
                     specs: None,
