@@ -251,6 +251,12 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             .cmp(&(b.0.server, b.0.port, b.0.proto, b.0.client))
     });
     for (k, s) in sorted {
+        // Every service with traffic is listed, even one whose every client
+        // is left for review: the renderings deny traffic to the services
+        // they list, so an unlisted one would stay open, review edges and all.
+        let service = services
+            .entry((k.server.to_string(), k.port, k.proto))
+            .or_default();
         if s.connections < opts.min_connections {
             review.push(ReviewItem {
                 client: k.client.to_string(),
@@ -265,17 +271,14 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             });
             continue;
         }
-        services
-            .entry((k.server.to_string(), k.port, k.proto))
-            .or_default()
-            .push(AllowRule {
-                client: k.client.to_string(),
-                evidence: evidence(s),
-                owner: opts.owner.clone(),
-                ticket: opts.ticket.clone(),
-                expires: opts.expires.map(rfc3339),
-                exception: None,
-            });
+        service.push(AllowRule {
+            client: k.client.to_string(),
+            evidence: evidence(s),
+            owner: opts.owner.clone(),
+            ticket: opts.ticket.clone(),
+            expires: opts.expires.map(rfc3339),
+            exception: None,
+        });
     }
     PolicyDraft {
         schema: POLICY_SCHEMA.to_string(),
@@ -385,8 +388,12 @@ mod tests {
             },
         );
         assert!(d.warnings.is_empty(), "35 days is a full cycle");
-        assert_eq!(d.services.len(), 1);
-        let s = &d.services[0];
+        // The service whose one client is left for review is listed with
+        // no client allowed, so the renderings keep denying it.
+        assert_eq!(d.services.len(), 2);
+        assert_eq!(d.services[0].port, 22);
+        assert!(d.services[0].allow.is_empty());
+        let s = &d.services[1];
         assert_eq!(
             (s.server.as_str(), s.port, s.proto.as_str()),
             ("10.0.0.9", 443, "tcp")
@@ -537,10 +544,10 @@ pub fn draft_window(
                     evidence: r.evidence,
                 });
             }
+            // A service whose clients all went to review stays, allowing
+            // none of them (see `draft`).
             svc.allow = ok;
-            if !svc.allow.is_empty() {
-                keep.push(svc);
-            }
+            keep.push(svc);
         }
         d.services = keep;
     }

@@ -129,6 +129,11 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
     let services = services(d, &mut reports);
     let mut groups = Vec::new();
     for s in &services {
+        // A service that allows no client (its clients all left for review,
+        // or its rules lapsed) needs no group: security groups only allow.
+        if s.rules.is_empty() {
+            continue;
+        }
         let Some(servers) = s.server_networks(inv, &mut reports) else {
             continue;
         };
