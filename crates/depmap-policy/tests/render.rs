@@ -587,15 +587,20 @@ fn a_service_that_allows_no_client_stays_denied_in_every_target() {
     // What is left of a service when every rule of it lapsed: nothing may
     // reach it, and every rendering must still say so.
     let mut d = sample_draft();
+    // 10.20.3.30 has no other service: its own deny must come from this one.
     for s in &mut d.services {
-        if s.server == "10.20.2.20" && s.port == 5432 {
+        if (s.server == "10.20.2.20" && s.port == 5432) || s.server == "10.20.3.30" {
             s.allow.clear();
         }
     }
     let inv = sample_inventory();
     let text = |t: Target| render(t, &d, Some(&inv)).unwrap().text;
-    assert!(text(Target::Nftables).contains("ip daddr 10.20.2.20 drop"));
-    assert!(text(Target::Iptables).contains("-A DEPMAP -d 10.20.2.20/32"));
+    let nft = text(Target::Nftables);
+    assert!(nft.contains("ip daddr 10.20.2.20 drop"), "{nft}");
+    assert!(nft.contains("ip daddr 10.20.3.30 drop"), "{nft}");
+    let ipt = text(Target::Iptables);
+    assert!(ipt.contains("-A DEPMAP -d 10.20.2.20/32"), "{ipt}");
+    assert!(ipt.contains("-A DEPMAP -d 10.20.3.30/32"), "{ipt}");
     let policy = |t: Target| -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&text(t)).unwrap();
         v["items"]
