@@ -349,15 +349,7 @@ where
             Err(PcapError::BufferTooSmall) => {
                 let want = reader.data().len().saturating_mul(2).max(BUFFER_BYTES * 2);
                 if want > MAX_RECORD_BYTES || !reader.grow(want) {
-                    return Err(CaptureError::Malformed {
-                        name: name.to_string(),
-                        offset,
-                        detail: format!(
-                            "a record larger than {} MiB (corrupt length field?)",
-                            MAX_RECORD_BYTES >> 20
-                        ),
-                        frames: summary.frames,
-                    });
+                    return Err(too_large(name, offset, &summary));
                 }
                 reader.refill().map_err(|_| CaptureError::Io {
                     name: name.to_string(),
@@ -412,10 +404,24 @@ fn short_process_information_block(data: &[u8], big_endian: bool) -> Option<u32>
     (word(0)? == pcap_parser::PIB_MAGIC && len < 12).then_some(len)
 }
 
-fn truncated(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
+/// The file ends inside the record at `offset`.
+pub(crate) fn truncated(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
     CaptureError::Truncated {
         name: name.to_string(),
         offset,
+        frames: summary.frames,
+    }
+}
+
+/// The record at `offset` claims more than [`MAX_RECORD_BYTES`].
+pub(crate) fn too_large(name: &str, offset: u64, summary: &ReadSummary) -> CaptureError {
+    CaptureError::Malformed {
+        name: name.to_string(),
+        offset,
+        detail: format!(
+            "a record larger than {} MiB (corrupt length field?)",
+            MAX_RECORD_BYTES >> 20
+        ),
         frames: summary.frames,
     }
 }

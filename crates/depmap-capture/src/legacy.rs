@@ -14,7 +14,8 @@
 use std::io::{self, Read};
 
 use crate::file::{
-    nanos, CaptureError, Frame, Interface, ReadSummary, BUFFER_BYTES, MAX_RECORD_BYTES,
+    nanos, too_large, truncated, CaptureError, Frame, Interface, ReadSummary, BUFFER_BYTES,
+    MAX_RECORD_BYTES,
 };
 
 /// Bytes of the global header.
@@ -165,15 +166,7 @@ impl<R: Read> LegacyReader<R> {
                 let caplen = word(&self.buf[self.start..], 8, be) as usize;
                 let need = rh + caplen;
                 if need > MAX_RECORD_BYTES {
-                    return Err(CaptureError::Malformed {
-                        name: name.to_string(),
-                        offset,
-                        detail: format!(
-                            "a record larger than {} MiB (corrupt length field?)",
-                            MAX_RECORD_BYTES >> 20
-                        ),
-                        frames: summary.frames,
-                    });
+                    return Err(too_large(name, offset, &summary));
                 }
                 if need > self.buf.len() {
                     self.buf.resize(need.next_power_of_two(), 0);
@@ -183,11 +176,7 @@ impl<R: Read> LegacyReader<R> {
                 if pending == 0 {
                     break;
                 }
-                return Err(CaptureError::Truncated {
-                    name: name.to_string(),
-                    offset,
-                    frames: summary.frames,
-                });
+                return Err(truncated(name, offset, &summary));
             }
             self.fill(name)?;
         }
