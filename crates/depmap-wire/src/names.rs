@@ -294,6 +294,32 @@ mod tests {
         m
     }
 
+    proptest::proptest! {
+        /// No message makes the name parsers panic: a real response with
+        /// bytes overwritten (lengths, pointers, counts), and plain noise.
+        #[test]
+        fn names_never_panic_on_damaged_or_random_payloads(
+            edits in proptest::collection::vec((0usize..80, proptest::prelude::any::<u8>()), 0..6),
+            cut in 0usize..90,
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let mut m = dns_response();
+            for (at, byte) in edits {
+                if let Some(b) = m.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            m.truncate(cut.max(12));
+            let mut out = Vec::new();
+            for payload in [&m[..], &noise[..]] {
+                out.clear();
+                let _ = dns_answers(payload, &mut out);
+                let _ = tls_sni(payload);
+                let _ = http_host(payload);
+            }
+        }
+    }
+
     #[test]
     fn dns_a_aaaa_and_cname_chain() {
         let mut out = Vec::new();
