@@ -53,8 +53,19 @@ pub mod ipproto {
 
     /// Whether packets of this protocol carry source and destination ports
     /// in their first four bytes.
+    #[inline]
     pub fn has_ports(proto: u8) -> bool {
-        matches!(proto, TCP | UDP | DCCP | SCTP | UDPLITE)
+        // A table lookup: this runs on every packet.
+        const PORTS: [bool; 256] = {
+            let mut t = [false; 256];
+            t[TCP as usize] = true;
+            t[UDP as usize] = true;
+            t[DCCP as usize] = true;
+            t[SCTP as usize] = true;
+            t[UDPLITE as usize] = true;
+            t
+        };
+        PORTS[proto as usize]
     }
 
     /// The lower-case name depmap uses in exports (`tcp`, `udp`, `icmp`, ...),
@@ -295,7 +306,22 @@ pub enum Decoded {
 /// `frame` is the captured bytes (possibly cut by the snap length) and
 /// `wire_len` the frame's original length; it is only used for the IP
 /// length of packets whose IP length field is zero (TSO/jumbograms).
+#[inline]
 pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded, Malformed> {
+    // Untagged Ethernet II carrying plain IPv4 is most of any capture: go
+    // straight to the IPv4 fast path. Everything else (and any IPv4 header
+    // the fast path declines) takes the general route below, which gives
+    // the same result for these frames.
+    if link == LinkType::Ethernet && frame.len() >= 14 && frame[12] == 0x08 && frame[13] == 0 {
+        if let Some(pkt) = ipv4_fast(&frame[14..], 14) {
+            return pkt.map(Decoded::Ip);
+        }
+    }
+    decode_general(link, frame, wire_len)
+}
+
+#[inline(never)]
+fn decode_general(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded, Malformed> {
     let start = match link::find_ip(link, frame)? {
         Ok(start) => start,
         Err(non_ip) => return Ok(Decoded::NonIp(non_ip)),
@@ -311,20 +337,37 @@ pub fn decode_ip_packet(ip: &[u8], wire_len: u32) -> Result<Packet, Malformed> {
     decode_ip(ip, wire_len, 0)
 }
 
-fn decode_ip(ip: &[u8], fallback_len: u32, base: usize) -> Result<Packet, Malformed> {
-    // Fast path for the overwhelmingly common packet: IPv4 without options,
-    // not a fragment, a sane total length. It reads six fields directly,
-    // which measured about twice as fast as etherparse's lax slicing on the
-    // ingest benchmark; every other packet (options, fragments, IPv6,
-    // truncated headers, odd lengths) goes through etherparse below.
+/// The fast path for the overwhelmingly common packet: IPv4 without
+/// options, not a fragment, a sane total length, at `base` in the frame.
+/// It reads six fields directly, which measured about twice as fast as
+/// etherparse's lax slicing on the ingest benchmark. `None` for every other
+/// packet (options, fragments, truncated headers, odd lengths), which
+/// [`decode_ip`] hands to etherparse.
+#[inline(always)]
+fn ipv4_fast(ip: &[u8], base: usize) -> Option<Result<Packet, Malformed>> {
     if ip.len() >= 20 && ip[0] == 0x45 && ip[6] & 0x3f == 0 && ip[7] == 0 {
         let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
         if total >= 20 {
             let end = total.min(ip.len());
             let src = IpAddr::from([ip[12], ip[13], ip[14], ip[15]]);
             let dst = IpAddr::from([ip[16], ip[17], ip[18], ip[19]]);
-            return transport(src, dst, ip[9], total as u32, None, &ip[20..end], base + 20);
+            return Some(transport(
+                src,
+                dst,
+                ip[9],
+                total as u32,
+                None,
+                &ip[20..end],
+                base + 20,
+            ));
         }
+    }
+    None
+}
+
+fn decode_ip(ip: &[u8], fallback_len: u32, base: usize) -> Result<Packet, Malformed> {
+    if let Some(pkt) = ipv4_fast(ip, base) {
+        return pkt;
     }
     use etherparse::err::ip::LaxHeaderSliceError;
     let (slice, ext_err) = LaxIpSlice::from_slice(ip).map_err(|e| match e {
@@ -396,6 +439,7 @@ fn decode_ip(ip: &[u8], fallback_len: u32, base: usize) -> Result<Packet, Malfor
 
 /// Reads ports, TCP flags or ICMP type from the IP payload `data`, which
 /// starts at `l4_offset` in the frame.
+#[inline(always)]
 fn transport(
     src: IpAddr,
     dst: IpAddr,
