@@ -781,18 +781,10 @@ fn write_batch(
 ) -> Result<UpsertSummary, rusqlite::Error> {
     let (summary, ids) = upsert(tx, &batch.edges, marks)?;
     if !batch.activity.is_empty() {
-        let mut day = tx.prepare_cached(
-            "INSERT INTO edge_days (edge_id, day, hours, connections, packets, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (edge_id, day) DO UPDATE SET
-                hours       = hours | excluded.hours,
-                connections = connections + excluded.connections,
-                packets     = packets + excluded.packets,
-                bytes       = bytes + excluded.bytes",
-        )?;
         let mut lookup = tx.prepare_cached(
             "SELECT id FROM edges WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
         )?;
+        let mut rows: Vec<[i64; 6]> = Vec::with_capacity(batch.activity.len());
         for (k, a) in &batch.activity {
             // The id from this batch's upsert, else the stored edge's.
             let id = match ids.get(k) {
@@ -810,14 +802,40 @@ fn write_batch(
                     .optional()?,
             };
             let Some(id) = id else { continue };
-            day.execute(params![
+            rows.push([
                 id,
                 i64::from(a.day),
                 i64::from(a.hours),
                 clamp(a.connections),
                 clamp(a.packets),
                 clamp(a.bytes),
-            ])?;
+            ]);
+        }
+        // In key order, each row lands after the last: appends to the
+        // table's b-tree rather than inserts all over it. Rows of the same
+        // key stay in batch order (the sort is stable), and a repeat within
+        // one statement meets the conflict clause as it would one by one.
+        rows.sort_by_key(|r| (r[0], r[1]));
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let sql = values_sql(
+                "INSERT INTO edge_days (edge_id, day, hours, connections, packets, bytes)",
+                6,
+                chunk.len(),
+                " ON CONFLICT (edge_id, day) DO UPDATE SET
+                    hours       = hours | excluded.hours,
+                    connections = connections + excluded.connections,
+                    packets     = packets + excluded.packets,
+                    bytes       = bytes + excluded.bytes",
+            );
+            let mut st = tx.prepare_cached(&sql)?;
+            let mut at = 1;
+            for row in chunk {
+                for v in row {
+                    st.raw_bind_parameter(at, v)?;
+                    at += 1;
+                }
+            }
+            st.raw_execute()?;
         }
     }
     if !batch.names.is_empty() {
@@ -888,6 +906,11 @@ fn upsert(
     // skip the lookups.
     let empty: bool = edges.windows(2).all(|w| w[0].0 < w[1].0)
         && tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM edges)", [], |r| r.get(0))?;
+    if empty {
+        bulk_insert(tx, edges, sources, &sampled, &mut ids)?;
+        summary.added = edges.len() as u64;
+        return Ok((summary, ids));
+    }
     let (mut client, mut server) = (String::new(), String::new());
     for (k, s) in edges {
         client.clear();
@@ -895,24 +918,10 @@ fn upsert(
         push_ip(&mut client, k.client);
         push_ip(&mut server, k.server);
         let (port, proto) = (i64::from(k.port), i64::from(k.proto));
-        // The figures, in the order both statements number them.
-        let figures: [i64; 9] = [
-            clamp(s.connections),
-            clamp(s.client_packets),
-            clamp(s.client_bytes),
-            clamp(s.server_packets),
-            clamp(s.server_bytes),
-            s.first_seen,
-            s.last_seen,
-            sources,
-            i64::from(sampled.contains(k)),
-        ];
-        let existing: Option<i64> = if empty {
-            None
-        } else {
-            find.query_row(params![client, server, port, proto], |r| r.get(0))
-                .optional()?
-        };
+        let figures = figures(s, sources, sampled.contains(k));
+        let existing: Option<i64> = find
+            .query_row(params![client, server, port, proto], |r| r.get(0))
+            .optional()?;
         let id = match existing {
             Some(id) => {
                 update.execute(rusqlite::params_from_iter(figures.into_iter().chain([id])))?;
@@ -932,6 +941,154 @@ fn upsert(
         ids.insert(*k, id);
     }
     Ok((summary, ids))
+}
+
+/// An edge's figures as the edge statements number them (after the key):
+/// connections, client and server packets and bytes, first and last seen,
+/// sources, sampled.
+fn figures(s: &EdgeStats, sources: i64, sampled: bool) -> [i64; 9] {
+    [
+        clamp(s.connections),
+        clamp(s.client_packets),
+        clamp(s.client_bytes),
+        clamp(s.server_packets),
+        clamp(s.server_bytes),
+        s.first_seen,
+        s.last_seen,
+        sources,
+        i64::from(sampled),
+    ]
+}
+
+/// Rows per multi-row `INSERT` on the bulk paths. One statement execution
+/// per row cost as much in statement setup, binding and teardown as in the
+/// insert itself; 64 rows of at most 14 values stay far below SQLite's
+/// limit of 32,766 bound values.
+const ROWS_PER_INSERT: usize = 64;
+
+/// `head VALUES (?, ...), ... tail` with `rows` rows of `cols` values.
+fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (cols * 2 + 3) + 8);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// Inserts edges into an empty table (the first ingest into a new store):
+/// in the order of their text keys, so every index entry is appended at
+/// the end of the unique index's b-tree, many rows per statement. On the
+/// ingest benchmark (20,000 edges and as many per-day rows) this and the
+/// same for the per-day rows took the commit from about 400 to about 290
+/// million instructions (callgrind, `write_batch` inclusive).
+fn bulk_insert(
+    tx: &rusqlite::Transaction<'_>,
+    edges: &[(EdgeKey, EdgeStats)],
+    sources: i64,
+    sampled: &HashSet<EdgeKey>,
+    ids: &mut FxHashMap<EdgeKey, i64>,
+) -> Result<(), rusqlite::Error> {
+    // Each edge's key as the unique index orders it: client and server as
+    // text (compared bytewise, as SQLite's BINARY collation does), then
+    // port and protocol. Written as one byte string per edge, the texts
+    // ended by a 0 byte (below any character of an address), so a plain
+    // byte comparison sorts by all four.
+    let mut keys: Vec<u8> = Vec::with_capacity(edges.len() * 40);
+    // (start, end of client text, end of server text, end, edge index)
+    let mut spans: Vec<[u32; 5]> = Vec::with_capacity(edges.len());
+    let mut text = String::new();
+    for (i, (k, _)) in edges.iter().enumerate() {
+        let start = keys.len();
+        text.clear();
+        push_ip(&mut text, k.client);
+        let client_end = start + text.len();
+        keys.extend_from_slice(text.as_bytes());
+        keys.push(0);
+        text.clear();
+        push_ip(&mut text, k.server);
+        keys.extend_from_slice(text.as_bytes());
+        let server_end = keys.len();
+        keys.push(0);
+        keys.extend_from_slice(&k.port.to_be_bytes());
+        keys.push(k.proto);
+        spans.push([start, client_end, server_end, keys.len(), i].map(|v| v as u32));
+    }
+    let key = |sp: &[u32; 5]| &keys[sp[0] as usize..sp[3] as usize];
+    spans.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    let text_of = |from: u32, to: u32| std::str::from_utf8(&keys[from as usize..to as usize]);
+    let mut id = 0i64;
+    let mut full = None;
+    for chunk in spans.chunks(ROWS_PER_INSERT) {
+        let sql = |rows| {
+            values_sql(
+                "INSERT INTO edges (client, server, port, proto, connections, client_packets,
+                                    client_bytes, server_packets, server_bytes, first_seen,
+                                    last_seen, sources, sampled)",
+                13,
+                rows,
+                "",
+            )
+        };
+        let mut partial;
+        let st = if chunk.len() == ROWS_PER_INSERT {
+            match &mut full {
+                Some(st) => st,
+                None => full.insert(tx.prepare(&sql(ROWS_PER_INSERT))?),
+            }
+        } else {
+            partial = tx.prepare(&sql(chunk.len()))?;
+            &mut partial
+        };
+        let mut at = 1;
+        for &[start, client_end, server_end, _, i] in chunk {
+            let (k, s) = &edges[i as usize];
+            let client = text_of(start, client_end).unwrap_or_default();
+            let server = text_of(client_end + 1, server_end).unwrap_or_default();
+            id += 1;
+            ids.insert(*k, id);
+            st.raw_bind_parameter(at, client)?;
+            st.raw_bind_parameter(at + 1, server)?;
+            st.raw_bind_parameter(at + 2, i64::from(k.port))?;
+            st.raw_bind_parameter(at + 3, i64::from(k.proto))?;
+            for (j, v) in figures(s, sources, sampled.contains(k)).iter().enumerate() {
+                st.raw_bind_parameter(at + 4 + j, v)?;
+            }
+            at += 13;
+        }
+        st.raw_execute()?;
+    }
+    // SQLite numbers the rows of an empty table 1, 2, ... in insert order
+    // (each new rowid is one more than the largest); should that ever not
+    // hold, read the ids back instead.
+    if tx.last_insert_rowid() != id {
+        let mut find = tx.prepare_cached(
+            "SELECT id FROM edges WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
+        )?;
+        for &[start, client_end, server_end, _, i] in &spans {
+            let k = &edges[i as usize].0;
+            let client = text_of(start, client_end).unwrap_or_default();
+            let server = text_of(client_end + 1, server_end).unwrap_or_default();
+            let got: i64 = find.query_row(
+                params![client, server, i64::from(k.port), i64::from(k.proto)],
+                |r| r.get(0),
+            )?;
+            ids.insert(*k, got);
+        }
+    }
+    Ok(())
 }
 
 /// Appends an address in its usual text form (`IpAddr`'s `Display`), the
@@ -1040,6 +1197,103 @@ mod tests {
             edges: e,
             ..Batch::default()
         }
+    }
+
+    #[test]
+    fn bulk_first_write_matches_row_by_row() {
+        // 150 edges (two full multi-row statements and a partial one) whose
+        // text order differs from address order (10.0.0.9 > 10.0.0.10 as
+        // text), v4 and v6, with per-day rows (one repeated) on two days.
+        let mut batch = Batch::default();
+        for i in 0..150u32 {
+            let client: IpAddr = if i % 3 == 0 {
+                format!("2001:db8::{:x}", i).parse().unwrap()
+            } else {
+                format!("10.0.{}.{}", i % 7, i).parse().unwrap()
+            };
+            let key = EdgeKey {
+                client,
+                server: format!("10.1.0.{}", i % 11).parse().unwrap(),
+                port: 8000 + (i % 5) as u16,
+                proto: if i % 2 == 0 { 6 } else { 17 },
+            };
+            let stats = EdgeStats {
+                connections: u64::from(i),
+                client_packets: u64::from(i) + 1,
+                client_bytes: u64::from(i) * 100,
+                server_packets: 2,
+                server_bytes: 300,
+                first_seen: i64::from(i),
+                last_seen: i64::from(i) + 10,
+            };
+            batch.edges.push((key, stats));
+            let repeat = (i % 10 == 0).then_some(20000);
+            for day in [20000, 20001 + (i % 2) as i32].into_iter().chain(repeat) {
+                batch.activity.push((
+                    key,
+                    DayActivity {
+                        day,
+                        hours: 1 << (i % 24),
+                        connections: 1,
+                        packets: u64::from(i),
+                        bytes: 10,
+                    },
+                ));
+            }
+        }
+        batch.edges.sort_by_key(|a| a.0);
+        let dir = tempfile::tempdir().unwrap();
+        // Into an empty store: the bulk path.
+        let mut bulk = Store::open(dir.path().join("bulk.db")).unwrap();
+        let summary = bulk.write(&batch).unwrap();
+        assert_eq!((summary.added, summary.updated), (150, 0));
+        // Into a store that already holds one other edge: row by row.
+        let mut rows = Store::open(dir.path().join("rows.db")).unwrap();
+        let other = edge(1, 1, 0, 0);
+        rows.write(&Batch {
+            edges: vec![other],
+            activity: vec![(
+                other.0,
+                DayActivity {
+                    day: 1,
+                    hours: 1,
+                    ..DayActivity::default()
+                },
+            )],
+            ..Batch::default()
+        })
+        .unwrap();
+        rows.write(&batch).unwrap();
+        // Both stores hold the same edges and per-day rows, but for `other`.
+        let same = |bulk: &Store, rows: &Store| {
+            let edges: Vec<_> = rows
+                .edges()
+                .unwrap()
+                .into_iter()
+                .filter(|(k, _)| *k != other.0)
+                .collect();
+            assert_eq!(bulk.edges().unwrap(), edges);
+            let act: Vec<_> = rows
+                .activity()
+                .unwrap()
+                .into_iter()
+                .filter(|(k, _)| *k != other.0)
+                .collect();
+            assert_eq!(bulk.activity().unwrap(), act);
+            act
+        };
+        let act = same(&bulk, &rows);
+        assert_eq!(act.len(), 300);
+        assert!(
+            act.iter().any(|(_, a)| a.connections == 2),
+            "a repeated row merged"
+        );
+        // The ids the per-day rows point at are the right edges': a second
+        // write (row by row now) adds to the same rows in both.
+        bulk.write(&batch).unwrap();
+        rows.write(&batch).unwrap();
+        same(&bulk, &rows);
+        assert_eq!(bulk.integrity_check().unwrap(), "ok");
     }
 
     #[test]
