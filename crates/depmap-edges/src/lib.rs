@@ -32,6 +32,7 @@ pub mod baseline;
 pub mod calendar;
 pub mod direction;
 pub mod flowrec;
+mod hugepages;
 mod key;
 mod model;
 pub mod names;

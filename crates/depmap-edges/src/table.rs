@@ -175,9 +175,11 @@ impl FlowTable {
         // not rebuilt through a dozen doublings on the way there; pages of
         // the slab not yet written take no memory.
         let room = cfg.max_flows.clamp(1, INITIAL_FLOWS);
+        let flows = Vec::with_capacity(room);
+        crate::hugepages::advise(&flows);
         FlowTable {
             cfg,
-            flows: Vec::with_capacity(room),
+            flows,
             free: Vec::new(),
             index: HashTable::with_capacity(room),
             lists: [List {
@@ -446,7 +448,11 @@ impl FlowTable {
                 i
             }
             None => {
+                let room = self.flows.capacity();
                 self.flows.push(flow);
+                if self.flows.capacity() != room {
+                    crate::hugepages::advise(&self.flows);
+                }
                 (self.flows.len() - 1) as u32
             }
         };
