@@ -352,9 +352,9 @@ impl RecordAggregator {
             input.dst_port = 0;
         }
         let (key, dir) = FlowKey::of(
-            input.src,
+            &input.src,
             input.src_port,
-            input.dst,
+            &input.dst,
             input.dst_port,
             input.proto,
         );

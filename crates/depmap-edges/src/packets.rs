@@ -70,17 +70,21 @@ impl PacketAggregator {
             self.last_linktype = linktype;
             self.link = LinkType::from_linktype(linktype);
         }
-        match decode(self.link, data, wire_len) {
+        // Matched by reference: moving the packet out of the result copied
+        // it with wide loads right after the decoder's narrow stores, which
+        // the CPU cannot forward (a stall on every packet).
+        let decoded = decode(self.link, data, wire_len);
+        match &decoded {
             Ok(Decoded::Ip(pkt)) => {
                 self.counters.ip_packets += 1;
                 self.counters.ip_bytes += u64::from(pkt.ip_len);
-                self.table.observe(ts, &pkt);
+                self.table.observe(ts, pkt);
                 if pkt.app_len > 0 {
                     learn_names(
                         &mut self.names,
                         &mut self.dns_scratch,
                         ts,
-                        &pkt,
+                        pkt,
                         pkt.app_payload(data),
                     );
                 }

@@ -309,7 +309,7 @@ impl FlowTable {
             }
         }
 
-        let (key, dir) = FlowKey::of(pkt.src, sport, pkt.dst, dport, pkt.proto);
+        let (key, dir) = FlowKey::of(&pkt.src, sport, &pkt.dst, dport, pkt.proto);
         let idx = self.touch(key, dir, ts, pkt);
         let flow = &mut self.flows[idx as usize];
         flow.pkts[dir as usize] += 1;
@@ -510,7 +510,7 @@ impl FlowTable {
     /// edge between the two addresses, so no packet is lost from the totals.
     fn orphan_fragments(&mut self, k: FragKey, e: FragEntry) {
         self.counters.fragments_unattributed += e.pending_pkts;
-        let (key, dir) = FlowKey::of(k.src, 0, k.dst, 0, k.proto);
+        let (key, dir) = FlowKey::of(&k.src, 0, &k.dst, 0, k.proto);
         let mut stats = EdgeStats {
             connections: 0,
             first_seen: e.pending_first,

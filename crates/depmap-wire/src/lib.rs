@@ -306,7 +306,7 @@ pub enum Decoded {
 /// `frame` is the captured bytes (possibly cut by the snap length) and
 /// `wire_len` the frame's original length; it is only used for the IP
 /// length of packets whose IP length field is zero (TSO/jumbograms).
-#[inline]
+#[inline(always)]
 pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded, Malformed> {
     // Untagged Ethernet II carrying plain IPv4 is most of any capture: go
     // straight to the IPv4 fast path. Everything else (and any IPv4 header
