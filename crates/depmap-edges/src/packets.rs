@@ -119,7 +119,7 @@ fn learn_names(
             }
             Some(b'A'..=b'Z') => {
                 if let Ok(host) = http_host(payload) {
-                    if host.parse::<std::net::IpAddr>().is_err() {
+                    if !is_ip_literal(host) {
                         names.observe(ts, pkt.dst, host, NameSource::Http);
                     }
                 }
@@ -130,12 +130,38 @@ fn learn_names(
     }
 }
 
+/// Whether an HTTP Host value is an address rather than a name. Only a
+/// value made of digits and dots, or one with a colon (IPv6; ports are
+/// already cut off), can be one, so names skip the address parser, which
+/// was about 1% of the ingest benchmark's time.
+fn is_ip_literal(host: &str) -> bool {
+    let maybe = host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    maybe && host.parse::<std::net::IpAddr>().is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// LINKTYPE_RAW: the frame is the IP packet.
     const RAW: u32 = 101;
+
+    #[test]
+    fn ip_literals_are_told_from_names() {
+        for ip in ["10.0.0.1", "2001:db8::1", "::1", "::ffff:10.0.0.1"] {
+            assert!(is_ip_literal(ip), "{ip}");
+        }
+        for name in [
+            "api.example",
+            "10.0.0.1.nip.io",
+            "1.2.3",
+            "example",
+            "a:b",
+            "",
+        ] {
+            assert!(!is_ip_literal(name), "{name}");
+        }
+    }
 
     #[test]
     fn counts_ip_malformed_and_builds_edges() {
