@@ -62,7 +62,8 @@ pub struct DemoArgs {
 /// Where the store is.
 #[derive(Debug, Args)]
 pub struct DbArg {
-    /// The SQLite database [default: depmap.db in the current directory].
+    /// The SQLite database (a relative path is taken from the current
+    /// directory).
     #[arg(long, env = "DEPMAP_DB", value_name = "PATH", default_value = DEFAULT_DB)]
     pub db: PathBuf,
 }
