@@ -1008,7 +1008,7 @@ fn bulk_insert(
     // byte comparison sorts by all four.
     let mut keys: Vec<u8> = Vec::with_capacity(edges.len() * 40);
     // (start, end of client text, end of server text, end, edge index)
-    let mut spans: Vec<[u32; 5]> = Vec::with_capacity(edges.len());
+    let mut spans: Vec<[usize; 5]> = Vec::with_capacity(edges.len());
     let mut text = String::new();
     for (i, (k, _)) in edges.iter().enumerate() {
         let start = keys.len();
@@ -1024,11 +1024,11 @@ fn bulk_insert(
         keys.push(0);
         keys.extend_from_slice(&k.port.to_be_bytes());
         keys.push(k.proto);
-        spans.push([start, client_end, server_end, keys.len(), i].map(|v| v as u32));
+        spans.push([start, client_end, server_end, keys.len(), i]);
     }
-    let key = |sp: &[u32; 5]| &keys[sp[0] as usize..sp[3] as usize];
+    let key = |sp: &[usize; 5]| &keys[sp[0]..sp[3]];
     spans.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-    let text_of = |from: u32, to: u32| std::str::from_utf8(&keys[from as usize..to as usize]);
+    let text_of = |from: usize, to: usize| std::str::from_utf8(&keys[from..to]);
     let mut id = 0i64;
     let mut full = None;
     for chunk in spans.chunks(ROWS_PER_INSERT) {
@@ -1054,7 +1054,7 @@ fn bulk_insert(
         };
         let mut at = 1;
         for &[start, client_end, server_end, _, i] in chunk {
-            let (k, s) = &edges[i as usize];
+            let (k, s) = &edges[i];
             let client = text_of(start, client_end).unwrap_or_default();
             let server = text_of(client_end + 1, server_end).unwrap_or_default();
             id += 1;
@@ -1078,7 +1078,7 @@ fn bulk_insert(
             "SELECT id FROM edges WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
         )?;
         for &[start, client_end, server_end, _, i] in &spans {
-            let k = &edges[i as usize].0;
+            let k = &edges[i].0;
             let client = text_of(start, client_end).unwrap_or_default();
             let server = text_of(client_end + 1, server_end).unwrap_or_default();
             let got: i64 = find.query_row(
