@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
-//! use depmap_store::{NewIngest, Store};
+//! use depmap_store::{MapStore, NewIngest, Store};
 //! let dir = tempfile::tempdir()?;
 //! let mut store = Store::open(dir.path().join("map.db"))?;
 //! let key = EdgeKey { client: "10.0.0.1".parse()?, server: "10.0.0.2".parse()?, port: 53, proto: 17 };
@@ -21,7 +21,8 @@
 //!     server_packets: 1, server_bytes: 90, first_seen: 0, last_seen: 5 };
 //! let ingest = NewIngest { content_hash: "abc".into(), source: "a.pcap".into(), ..NewIngest::default() };
 //! let batch = depmap_store::Batch { edges: vec![(key, stats)], ..Default::default() };
-//! let summary = store.commit_ingest(&ingest, &batch)?;
+//! let commit = depmap_store::Commit { packets: batch, ingest: Some(ingest), ..Default::default() };
+//! let summary = store.commit(&commit)?;
 //! assert_eq!((summary.added, summary.updated), (1, 0));
 //! assert_eq!(store.edges()?.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -38,7 +39,9 @@ use std::str::FromStr;
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod batch;
 mod policy;
+pub use batch::{Batch, Commit, Observer};
 pub use policy::{AuditRow, ExceptionRow, NewException, NewPolicyVersion, PolicyVersion};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -121,8 +124,7 @@ pub const SOURCE_FLOWS: i64 = 2;
 /// defined in `depmap-edges` so the map exports can take it without the store.
 pub use depmap_edges::EdgeOrigin;
 
-/// How a batch's edges are marked: packet batches (the plain
-/// [`Store::write`] and [`Store::commit_ingest`]) or flow batches, with the
+/// How a batch's edges are marked: packet batches or flow batches, with the
 /// keys of the edges whose figures are sampled.
 #[derive(Clone, Copy)]
 enum Marks<'a> {
@@ -130,60 +132,52 @@ enum Marks<'a> {
     Flows { sampled: &'a [EdgeKey] },
 }
 
-/// Everything one flush writes: edges, their per-day activity, and names.
-#[derive(Clone, Debug, Default)]
-pub struct Batch {
-    /// Edge figures to add.
-    pub edges: Vec<(EdgeKey, EdgeStats)>,
-    /// Per-day activity to add (hours are OR-ed, counts added).
-    pub activity: Vec<(EdgeKey, DayActivity)>,
-    /// Names to record (first/last seen widened).
-    pub names: Vec<NameRecord>,
+/// A [`Commit`] by reference, so the old one-batch write calls need not
+/// copy their batch into one.
+struct Parts<'a> {
+    packets: &'a Batch,
+    flows: &'a Batch,
+    sampled: &'a [EdgeKey],
+    ingest: Option<&'a NewIngest>,
 }
 
-impl Batch {
-    /// Appends `other`'s rows (call [`Batch::compact`] to merge repeats).
-    pub fn absorb(&mut self, other: Batch) {
-        self.edges.extend(other.edges);
-        self.activity.extend(other.activity);
-        self.names.extend(other.names);
+impl<'a> Parts<'a> {
+    fn new(packets: &'a Batch, flows: &'a Batch, sampled: &'a [EdgeKey]) -> Parts<'a> {
+        Parts {
+            packets,
+            flows,
+            sampled,
+            ingest: None,
+        }
     }
+}
 
-    /// Merges rows of the same edge, edge-day and name into one each, as
-    /// writing them one after the other would (figures added, hours OR-ed,
-    /// first/last seen widened), sorted by key. For a writer that holds a
-    /// failed flush back and adds the next interval's rows to it: the
-    /// batch then grows with distinct edges, not with intervals.
-    pub fn compact(&mut self) {
-        let mut edges: std::collections::BTreeMap<EdgeKey, EdgeStats> = Default::default();
-        for (k, st) in self.edges.drain(..) {
-            edges.entry(k).or_default().merge(&st);
-        }
-        self.edges.extend(edges);
-        let mut days: std::collections::BTreeMap<(EdgeKey, i32), DayActivity> = Default::default();
-        for (k, a) in self.activity.drain(..) {
-            let d = days.entry((k, a.day)).or_insert(DayActivity {
-                day: a.day,
-                ..DayActivity::default()
-            });
-            d.hours |= a.hours;
-            d.connections = d.connections.saturating_add(a.connections);
-            d.packets = d.packets.saturating_add(a.packets);
-            d.bytes = d.bytes.saturating_add(a.bytes);
-        }
-        self.activity
-            .extend(days.into_iter().map(|((k, _), a)| (k, a)));
-        self.names
-            .sort_by(|a, b| (a.address, &a.name, a.source).cmp(&(b.address, &b.name, b.source)));
-        self.names.dedup_by(|later, kept| {
-            let same = (later.address, &later.name, later.source)
-                == (kept.address, &kept.name, kept.source);
-            if same {
-                kept.first_seen = kept.first_seen.min(later.first_seen);
-                kept.last_seen = kept.last_seen.max(later.last_seen);
-            }
-            same
-        });
+static EMPTY: Batch = Batch {
+    edges: Vec::new(),
+    activity: Vec::new(),
+    names: Vec::new(),
+};
+
+/// A map store: where the dependency edges are kept.
+pub trait MapStore {
+    /// Writes everything `c` carries in one transaction (packet edges,
+    /// flow edges marked as such, the sampled marks, the ingest record) and
+    /// says how many edges were new and how many had figures added (an edge
+    /// in both batches counts in each). Nothing is written if it fails.
+    fn commit(&mut self, c: &Commit) -> Result<UpsertSummary, StoreError>;
+}
+
+impl MapStore for Store {
+    fn commit(&mut self, c: &Commit) -> Result<UpsertSummary, StoreError> {
+        let parts = Parts {
+            ingest: c.ingest.as_ref(),
+            ..Parts::new(&c.packets, &c.flows, &c.sampled)
+        };
+        let (a, b) = self.commit_parts(parts)?;
+        Ok(UpsertSummary {
+            added: a.added + b.added,
+            updated: a.updated + b.updated,
+        })
     }
 }
 
@@ -416,106 +410,108 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Adds `edges` to the store and records `ingest`, in one transaction.
+    /// Writes a packet batch, a flow batch and an ingest record in one
+    /// transaction: the one write path ([`MapStore::commit`] calls it with
+    /// a [`Commit`]'s parts; the wrappers below with one batch each).
+    /// Returns what each batch did.
+    fn commit_parts(&mut self, c: Parts<'_>) -> Result<(UpsertSummary, UpsertSummary), StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let mut done = (UpsertSummary::default(), UpsertSummary::default());
+        if !c.packets.is_empty() {
+            done.0 = write_batch(&tx, c.packets, Marks::Packets).map_err(|e| classify(&path, e))?;
+        }
+        if !c.flows.is_empty() {
+            let marks = Marks::Flows { sampled: c.sampled };
+            done.1 = write_batch(&tx, c.flows, marks).map_err(|e| classify(&path, e))?;
+        }
+        if let Some(ingest) = c.ingest {
+            let edges = c.packets.edges.len() + c.flows.edges.len();
+            tx.execute(
+                "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,
+                                      packets, ip_bytes, malformed, edges, complete, error,
+                                      fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    ingest.content_hash,
+                    ingest.source,
+                    ingest.kind,
+                    clamp(ingest.size_bytes),
+                    ingest.ingested_at,
+                    clamp(ingest.frames),
+                    clamp(ingest.packets),
+                    clamp(ingest.ip_bytes),
+                    clamp(ingest.malformed),
+                    edges as i64,
+                    i64::from(ingest.complete),
+                    ingest.error,
+                    ingest.fingerprint,
+                ],
+            )
+            .map_err(|e| classify(&path, e))?;
+        }
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(done)
+    }
+
+    /// `commit` with packet edges and an ingest record.
+    #[doc(hidden)]
     pub fn commit_ingest(
         &mut self,
         ingest: &NewIngest,
         batch: &Batch,
     ) -> Result<UpsertSummary, StoreError> {
-        self.commit_marked(ingest, batch, Marks::Packets)
+        let parts = Parts::new(batch, &EMPTY, &[]);
+        Ok(self
+            .commit_parts(Parts {
+                ingest: Some(ingest),
+                ..parts
+            })?
+            .0)
     }
 
-    /// [`Store::commit_ingest`] for edges made from flow-export records:
-    /// they are marked as coming from flows, and those in `sampled` (any
-    /// order) as holding sampled estimates.
+    /// `commit` with flow edges and an ingest record.
+    #[doc(hidden)]
     pub fn commit_flow_ingest(
         &mut self,
         ingest: &NewIngest,
         batch: &Batch,
         sampled: &[EdgeKey],
     ) -> Result<UpsertSummary, StoreError> {
-        self.commit_marked(ingest, batch, Marks::Flows { sampled })
+        let parts = Parts::new(&EMPTY, batch, sampled);
+        Ok(self
+            .commit_parts(Parts {
+                ingest: Some(ingest),
+                ..parts
+            })?
+            .1)
     }
 
-    fn commit_marked(
-        &mut self,
-        ingest: &NewIngest,
-        batch: &Batch,
-        marks: Marks<'_>,
-    ) -> Result<UpsertSummary, StoreError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let summary = write_batch(&tx, batch, marks).map_err(|e| classify(&path, e))?;
-        tx.execute(
-            "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,
-                                  packets, ip_bytes, malformed, edges, complete, error,
-                                  fingerprint)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                ingest.content_hash,
-                ingest.source,
-                ingest.kind,
-                clamp(ingest.size_bytes),
-                ingest.ingested_at,
-                clamp(ingest.frames),
-                clamp(ingest.packets),
-                clamp(ingest.ip_bytes),
-                clamp(ingest.malformed),
-                batch.edges.len() as i64,
-                i64::from(ingest.complete),
-                ingest.error,
-                ingest.fingerprint,
-            ],
-        )
-        .map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(summary)
-    }
-
-    /// Writes a batch in one transaction, without an ingest record (for
-    /// continuous sources such as an agent's periodic flush).
+    /// `commit` with packet edges only.
+    #[doc(hidden)]
     pub fn write(&mut self, batch: &Batch) -> Result<UpsertSummary, StoreError> {
-        self.write_marked(batch, Marks::Packets)
+        Ok(self.commit_parts(Parts::new(batch, &EMPTY, &[]))?.0)
     }
 
-    /// [`Store::write`] for edges made from flow-export records (a
-    /// collector's periodic flush), marked as in [`Store::commit_flow_ingest`].
+    /// `commit` with flow edges only.
+    #[doc(hidden)]
     pub fn write_flows(
         &mut self,
         batch: &Batch,
         sampled: &[EdgeKey],
     ) -> Result<UpsertSummary, StoreError> {
-        self.write_marked(batch, Marks::Flows { sampled })
+        Ok(self.commit_parts(Parts::new(&EMPTY, batch, sampled))?.1)
     }
 
-    /// Writes a packet batch and a flow batch (marked as in
-    /// [`Store::write_flows`]) in one transaction: an agent's periodic
-    /// flush, so a crash leaves either all of a flush or none of it.
+    /// `commit` with packet and flow edges, what each did.
+    #[doc(hidden)]
     pub fn write_sources(
         &mut self,
         packets: &Batch,
         flows: &Batch,
         sampled: &[EdgeKey],
     ) -> Result<(UpsertSummary, UpsertSummary), StoreError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let a = write_batch(&tx, packets, Marks::Packets).map_err(|e| classify(&path, e))?;
-        let b =
-            write_batch(&tx, flows, Marks::Flows { sampled }).map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok((a, b))
-    }
-
-    fn write_marked(
-        &mut self,
-        batch: &Batch,
-        marks: Marks<'_>,
-    ) -> Result<UpsertSummary, StoreError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let summary = write_batch(&tx, batch, marks).map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(summary)
+        self.commit_parts(Parts::new(packets, flows, sampled))
     }
 
     /// Where every stored edge's figures came from, sorted by edge.
@@ -1498,70 +1494,5 @@ mod tests {
         c.pragma_update(None, "user_version", 99).unwrap();
         drop(c);
         assert!(matches!(Store::open(&p), Err(StoreError::TooNew { .. })));
-    }
-}
-
-#[cfg(test)]
-mod batch_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn compact_merges_what_writing_twice_would() {
-        let k = EdgeKey {
-            client: "10.0.0.1".parse().unwrap(),
-            server: "10.0.0.2".parse().unwrap(),
-            port: 443,
-            proto: 6,
-        };
-        let st = |c, first, last| EdgeStats {
-            connections: c,
-            client_packets: 2,
-            client_bytes: 100,
-            server_packets: 1,
-            server_bytes: 50,
-            first_seen: first,
-            last_seen: last,
-        };
-        let day = |hours, packets| DayActivity {
-            day: 20_000,
-            hours,
-            connections: 1,
-            packets,
-            bytes: 10,
-        };
-        let name = |first, last| NameRecord {
-            address: k.server,
-            name: "db.example".into(),
-            source: NameSource::Sni,
-            first_seen: first,
-            last_seen: last,
-        };
-        let mut a = Batch {
-            edges: vec![(k, st(1, 10, 20))],
-            activity: vec![(k, day(1, 3))],
-            names: vec![name(10, 20)],
-        };
-        a.absorb(Batch {
-            edges: vec![(k, st(2, 5, 15))],
-            activity: vec![(k, day(4, 3))],
-            names: vec![name(5, 30)],
-        });
-        a.compact();
-        let expected = EdgeStats {
-            connections: 3,
-            client_packets: 4,
-            client_bytes: 200,
-            server_packets: 2,
-            server_bytes: 100,
-            first_seen: 5,
-            last_seen: 20,
-        };
-        assert_eq!(a.edges, vec![(k, expected)]);
-        assert_eq!(a.activity.len(), 1);
-        assert_eq!(a.activity[0].1.hours, 5);
-        assert_eq!(a.activity[0].1.packets, 6);
-        assert_eq!(a.activity[0].1.connections, 2);
-        assert_eq!(a.names, vec![name(5, 30)]);
     }
 }

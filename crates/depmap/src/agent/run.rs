@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_capture::{DatagramBatch, FrameBatch, LiveCapture, LiveConfig, UdpListener};
-use depmap_edges::{EdgeKey, FlowConfig, PacketAggregator};
-use depmap_store::{Batch, Store, UpsertSummary};
+use depmap_edges::{FlowConfig, PacketAggregator};
+use depmap_store::{Batch, Commit, MapStore, Store, UpsertSummary};
 use tokio::sync::mpsc;
 
 use super::config::Config;
@@ -92,55 +92,11 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Everything one flush writes, held back while the store fails.
-#[derive(Default)]
-struct Pending {
-    packets: Batch,
-    flows: Batch,
-    sampled: Vec<EdgeKey>,
-}
-
-impl Pending {
-    fn absorb(&mut self, other: Pending) {
-        self.packets.absorb(other.packets);
-        self.flows.absorb(other.flows);
-        self.sampled.extend(other.sampled);
-    }
-
-    /// Merges figures of the same edge (a held-back flush plus newer data).
-    fn compact(&mut self) {
-        self.packets.compact();
-        self.flows.compact();
-        self.sampled.sort_unstable();
-        self.sampled.dedup();
-    }
-
-    fn edges(&self) -> usize {
-        self.packets.edges.len() + self.flows.edges.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.edges() == 0
-            && self.packets.activity.is_empty()
-            && self.packets.names.is_empty()
-            && self.flows.activity.is_empty()
-    }
-
-    fn packets(&self) -> u64 {
-        self.packets
-            .edges
-            .iter()
-            .chain(&self.flows.edges)
-            .map(|(_, s)| s.packets())
-            .sum()
-    }
-}
-
 /// What a flush task hands back.
 struct FlushDone {
     store: Option<Store>,
     /// The batch when the flush failed (to retry), empty otherwise.
-    pending: Pending,
+    pending: Commit,
     result: Result<(UpsertSummary, u64, u64), String>,
     took: Duration,
     store_bytes: u64,
@@ -161,7 +117,7 @@ fn store_size(path: &Path) -> u64 {
 fn flush_blocking(
     store: Option<Store>,
     path: PathBuf,
-    mut pending: Pending,
+    mut pending: Commit,
     retention_days: Option<i32>,
 ) -> FlushDone {
     let started = Instant::now();
@@ -175,9 +131,7 @@ fn flush_blocking(
         };
         pending.compact();
         let packets = pending.packets();
-        let (a, b) = s
-            .write_sources(&pending.packets, &pending.flows, &pending.sampled)
-            .map_err(|e| e.to_string())?;
+        let written = s.commit(&pending).map_err(|e| e.to_string())?;
         let mut pruned = 0;
         if let Some(keep) = retention_days {
             // Retention failing (disk full while deleting is possible) is
@@ -188,17 +142,10 @@ fn flush_blocking(
                     .unwrap_or(0);
             }
         }
-        Ok((
-            UpsertSummary {
-                added: a.added + b.added,
-                updated: a.updated + b.updated,
-            },
-            packets,
-            pruned,
-        ))
+        Ok((written, packets, pruned))
     })();
     if result.is_ok() {
-        pending = Pending::default();
+        pending = Commit::default();
     } else {
         // A connection that failed may hold a broken transaction state;
         // open a fresh one on the next try.
@@ -447,7 +394,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
         ..FlowConfig::default()
     });
     let mut pipe = Pipeline::default();
-    let mut held = Pending::default();
+    let mut held = Commit::default();
     let mut inflight: Option<tokio::task::JoinHandle<FlushDone>> = None;
     let mut summary = Summary::default();
     let mut tick = tokio::time::interval(cfg.flush_interval);
@@ -632,7 +579,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
 /// Takes what the aggregator and the flow pipeline hold for the store:
 /// folds the figures of open flows (so long connections are stored every
 /// interval) after ending the flows idle at `now`.
-fn take(agg: &mut PacketAggregator, pipe: &mut Pipeline, now: i64) -> Pending {
+fn take(agg: &mut PacketAggregator, pipe: &mut Pipeline, now: i64) -> Commit {
     if now != i64::MAX {
         agg.table.expire(now);
         agg.table.fold_active();
@@ -643,10 +590,11 @@ fn take(agg: &mut PacketAggregator, pipe: &mut Pipeline, now: i64) -> Pending {
         names: agg.names.take(),
     };
     let (flows, sampled) = pipe.take();
-    Pending {
+    Commit {
         packets,
         flows,
         sampled,
+        ..Commit::default()
     }
 }
 
@@ -691,7 +639,7 @@ impl Ctx<'_> {
         &mut self,
         done: FlushDone,
         store: &mut Option<Store>,
-        held: &mut Pending,
+        held: &mut Commit,
         max_pending: usize,
     ) {
         let m = self.metrics;
