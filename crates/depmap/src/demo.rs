@@ -3,7 +3,6 @@
 
 use std::fs::{self, File};
 use std::io::BufWriter;
-use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,10 +23,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let db = dir.join("depmap.db");
     // The demo starts from an empty store each time, so running it twice
     // shows the same map rather than doubled counts.
-    for suffix in ["", "-wal", "-shm"] {
-        let p = format!("{}{suffix}", db.display());
-        if Path::new(&p).exists() {
-            fs::remove_file(&p).with_context(|| format!("cannot remove the old {p}"))?;
+    for p in depmap_store::store_files(&db) {
+        if p.exists() {
+            fs::remove_file(&p)
+                .with_context(|| format!("cannot remove the old {}", p.display()))?;
         }
     }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use depmap_edges::baseline::date;
-use depmap_store::Store;
+use depmap_store::{MapStore, Retention, Store};
 
 use crate::cli::PruneArgs;
 
@@ -26,16 +26,19 @@ pub fn whole_days(flag: &str, value: &str) -> anyhow::Result<i32> {
 pub fn run(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let keep = whole_days("--keep", &args.keep)?;
     let mut store = Store::open_existing(&args.db.db)?;
-    let Some(last) = store.last_activity_day()? else {
+    let before = store.activity_row_count()?;
+    let Some(Retention {
+        last,
+        first_kept,
+        deleted,
+    }) = store.keep_days(keep)?
+    else {
         println!(
             "{}: no per-day activity stored; nothing to prune",
             args.db.db.display()
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let first_kept = last.saturating_sub(keep - 1);
-    let before = store.activity_row_count()?;
-    let deleted = store.prune_days_before(first_kept)?;
     if args.vacuum {
         store.vacuum()?;
     }

@@ -102,16 +102,6 @@ struct FlushDone {
     store_bytes: u64,
 }
 
-fn store_size(path: &Path) -> u64 {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    [path.to_path_buf(), PathBuf::from(wal)]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
 /// One flush, on the blocking pool: opens the store if needed, writes
 /// everything in one transaction, applies retention after a good write.
 fn flush_blocking(
@@ -136,10 +126,8 @@ fn flush_blocking(
         if let Some(keep) = retention_days {
             // Retention failing (disk full while deleting is possible) is
             // not a lost flush: the next one tries again.
-            if let Ok(Some(last)) = s.last_activity_day() {
-                pruned = s
-                    .prune_days_before(last.saturating_sub(keep - 1))
-                    .unwrap_or(0);
+            if let Ok(Some(r)) = s.keep_days(keep) {
+                pruned = r.deleted;
             }
         }
         Ok((written, packets, pruned))
@@ -156,7 +144,7 @@ fn flush_blocking(
         pending,
         result,
         took: started.elapsed(),
-        store_bytes: store_size(&path),
+        store_bytes: depmap_store::store_size(&path),
     }
 }
 
@@ -349,7 +337,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
             None
         }
     };
-    set(&metrics.store_bytes, store_size(&cfg.store));
+    set(&metrics.store_bytes, depmap_store::store_size(&cfg.store));
 
     // 4. Start the sources.
     let (ftx, mut frx) = mpsc::channel::<FrameBatch>(CHANNEL_BATCHES);
