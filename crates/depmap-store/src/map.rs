@@ -42,14 +42,10 @@ impl Prefix {
         if self.addr.is_ipv4() != ip.is_ipv4() {
             return false;
         }
+        // The top `len` bits (IPv4 sits in the top 32); /0 shifts all out.
         let mask = u128::MAX
             .checked_shl(128 - u32::from(self.len))
             .unwrap_or(0);
-        let mask = if self.addr.is_ipv4() && self.len == 0 {
-            0
-        } else {
-            mask
-        };
         bits(self.addr) & mask == bits(ip) & mask
     }
 }
