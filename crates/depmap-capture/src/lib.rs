@@ -27,4 +27,4 @@ pub mod udp;
 
 pub use file::{CaptureError, FileFormat, FileReader, Frame, ReadSummary, MAX_RECORD_BYTES};
 pub use live::{FrameBatch, LiveCapture, LiveConfig, LiveError, LiveStats};
-pub use udp::{AllowList, Cidr, DatagramBatch, ListenerConfig, UdpError, UdpListener};
+pub use udp::{AllowList, DatagramBatch, ListenerConfig, UdpError, UdpListener};

@@ -22,104 +22,22 @@
 //! control message to every `recvmsg`), read as often as the caller reports.
 //! Elsewhere it is `None`.
 
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use depmap_model::Cidr;
+
 /// The largest UDP payload (IPv4: 65,535 - 20 - 8; IPv6 jumbograms aside).
 pub const MAX_DATAGRAM: usize = 65_507;
 
-/// An IP network: an address and a prefix length. A bare address is a
-/// single host (`/32`, `/128`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-/// Why a string is not a [`Cidr`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CidrError {
-    /// The part before `/` is not an IPv4 or IPv6 address.
-    #[error(
-        "{0:?} is not an IPv4 or IPv6 address (expected ADDR or ADDR/PREFIX, e.g. 192.0.2.0/24)"
-    )]
-    BadAddress(String),
-    /// The prefix is not a number within the address family's length.
-    #[error("{text:?}: the prefix length must be 0 to {max}")]
-    BadPrefix {
-        /// The whole text.
-        text: String,
-        /// 32 or 128.
-        max: u8,
-    },
-}
-
-impl Cidr {
-    /// Whether `ip` is inside the network. IPv4-mapped IPv6 addresses
-    /// (`::ffff:a.b.c.d`, what a dual-stack socket reports for IPv4
-    /// senders) match as their IPv4 address.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = CidrError;
-
-    fn from_str(s: &str) -> Result<Cidr, CidrError> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| CidrError::BadAddress(addr.to_string()))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => match p.parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => {
-                    return Err(CidrError::BadPrefix {
-                        text: s.to_string(),
-                        max,
-                    })
-                }
-            },
-        };
-        Ok(Cidr { addr, prefix })
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 /// The exporters a listener accepts. Empty means every source.
+///
+/// Build the networks with [`Cidr::parse_masked`]: an exporter's own
+/// address with a prefix (`192.0.2.7/24`) means its network.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AllowList(pub Vec<Cidr>);
 
@@ -454,30 +372,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The allow-list's networks (their parsing is tested in
+    /// `depmap-model`'s `cidr.rs`).
     #[test]
-    fn cidrs_parse_and_match() {
-        let c: Cidr = "192.0.2.0/24".parse().unwrap();
-        assert!(c.contains("192.0.2.77".parse().unwrap()));
-        assert!(c.contains("::ffff:192.0.2.1".parse().unwrap()));
-        assert!(!c.contains("192.0.3.1".parse().unwrap()));
-        assert!(!c.contains("2001:db8::1".parse().unwrap()));
-        let host: Cidr = "127.0.0.2".parse().unwrap();
-        assert_eq!(host.to_string(), "127.0.0.2/32");
-        assert!(!host.contains("127.0.0.1".parse().unwrap()));
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("203.0.113.9".parse().unwrap()));
-        let v6: Cidr = "2001:db8::/32".parse().unwrap();
-        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
-        assert!(matches!(
-            "10.0.0.0/33".parse::<Cidr>(),
-            Err(CidrError::BadPrefix { max: 32, .. })
-        ));
-        assert!(matches!(
-            "nope/8".parse::<Cidr>(),
-            Err(CidrError::BadAddress(_))
-        ));
+    fn allow_lists_match_their_networks() {
+        let host = Cidr::parse_masked("127.0.0.2").unwrap();
         assert!(AllowList::default().allows("198.51.100.1".parse().unwrap()));
         assert!(!AllowList(vec![host]).allows("127.0.0.3".parse().unwrap()));
+        assert!(AllowList(vec![host]).allows("::ffff:127.0.0.2".parse().unwrap()));
     }
 
     #[test]

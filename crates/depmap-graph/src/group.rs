@@ -30,7 +30,8 @@
 //!
 //! ```
 //! use depmap_edges::{EdgeKey, EdgeStats};
-//! use depmap_graph::{GroupBy, GroupOptions, Inventory, InventoryEntry, Map, SharedTier};
+//! use depmap_graph::{GroupBy, GroupOptions, Map, SharedTier};
+//! use depmap_model::{Inventory, InventoryEntry};
 //! let stats = EdgeStats { connections: 1, client_packets: 1, client_bytes: 60,
 //!     server_packets: 1, server_bytes: 90, first_seen: 0, last_seen: 1 };
 //! let e = |c: &str, s: &str, port, proto| {
@@ -59,11 +60,10 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use depmap_edges::{EdgeKey, EdgeOrigin};
+use depmap_model::{host_group, host_kind, rfc3339, HostKind};
 use serde::Serialize;
 
-use crate::{
-    dot_escape, host_group, host_kind, labels_text, proto_name, rfc3339, write_legend, Legend, Map,
-};
+use crate::{dot_escape, labels_text, proto_text, write_legend, Legend, Map};
 
 /// The grouped JSON export's schema identifier. Its nodes are not all
 /// addresses, so it is not `depmap.map/v1`.
@@ -408,7 +408,7 @@ impl GroupedMap<'_> {
         serves.dedup();
         serves
             .into_iter()
-            .map(|(proto, port)| format!("{}/{}", proto_name(proto), port))
+            .map(|(proto, port)| format!("{}/{}", proto_text(proto), port))
             .collect()
     }
 
@@ -439,7 +439,7 @@ impl GroupedMap<'_> {
                     services: data
                         .services
                         .iter()
-                        .map(|(ip, proto, port)| format!("{ip} {}/{port}", proto_name(*proto)))
+                        .map(|(ip, proto, port)| format!("{ip} {}/{port}", proto_text(*proto)))
                         .collect(),
                 }
             })
@@ -474,7 +474,7 @@ impl GroupedMap<'_> {
                     client: c.id(),
                     server: s.id(),
                     port: *port,
-                    proto: proto_name(*proto),
+                    proto: proto_text(*proto),
                     proto_number: *proto,
                     host_edges: list.len(),
                     client_hosts: distinct(|k| k.client),
@@ -508,7 +508,7 @@ impl GroupedMap<'_> {
                     services: t
                         .services
                         .iter()
-                        .map(|&(proto, port)| format!("{}/{port}", proto_name(proto)))
+                        .map(|&(proto, port)| format!("{}/{port}", proto_text(proto)))
                         .collect(),
                     fraction: t.fraction,
                     min_clients: t.min_clients,
@@ -558,7 +558,7 @@ impl GroupedMap<'_> {
             total_conn
         );
         crate::dot_preamble(&mut s, &title, 0.2);
-        let mut clusters: BTreeMap<(crate::HostKind, String), Vec<IpAddr>> = BTreeMap::new();
+        let mut clusters: BTreeMap<(HostKind, String), Vec<IpAddr>> = BTreeMap::new();
         for (node, data) in &self.nodes {
             let id = dot_escape(&node.id());
             match node {
@@ -606,9 +606,9 @@ impl GroupedMap<'_> {
         }
         for (i, ((kind, name), hosts)) in clusters.iter().enumerate() {
             let (fill, border) = match kind {
-                crate::HostKind::Internal => ("#f7f9fc", "#9fb3c8"),
-                crate::HostKind::External => ("#fff8ef", "#d9a55b"),
-                crate::HostKind::Multicast => ("#f4f4f4", "#aaaaaa"),
+                HostKind::Internal => ("#f7f9fc", "#9fb3c8"),
+                HostKind::External => ("#fff8ef", "#d9a55b"),
+                HostKind::Multicast => ("#f4f4f4", "#aaaaaa"),
             };
             let _ = writeln!(s, "  subgraph cluster_{i} {{");
             let _ = writeln!(
@@ -646,8 +646,8 @@ impl GroupedMap<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::{Inventory, InventoryEntry};
     use depmap_edges::EdgeStats;
+    use depmap_model::{Inventory, InventoryEntry};
 
     fn e(c: &str, s: &str, port: u16, proto: u8, conns: u64) -> (EdgeKey, EdgeStats) {
         (

@@ -24,117 +24,24 @@
 #![deny(missing_docs)]
 
 pub mod group;
-pub mod inventory;
 
 pub use group::{GroupBy, GroupOptions, GroupedMap, SharedTier, GROUP_JSON_SCHEMA};
-pub use inventory::{Cidr, HostInfo, Inventory, InventoryEntry};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use depmap_edges::calendar::WEEKDAYS;
 use depmap_edges::recurrence::{classify, MonthDay, Recurrence, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, EdgeOrigin, EdgeStats, NameRecord, NANOS_PER_DAY};
+use depmap_model::{host_group, host_kind, rfc3339, HostInfo, HostKind, Inventory, Proto};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 use serde::Serialize;
 
 /// The JSON export's schema identifier; bumped on incompatible changes.
 pub const JSON_SCHEMA: &str = "depmap.map/v1";
-
-/// How a host is classified for grouping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HostKind {
-    /// Private, loopback, link-local or unique-local addresses.
-    Internal,
-    /// Multicast, broadcast and unspecified addresses.
-    Multicast,
-    /// Everything else: public addresses.
-    External,
-}
-
-/// Classifies an address.
-pub fn host_kind(ip: IpAddr) -> HostKind {
-    match ip {
-        IpAddr::V4(v4) => {
-            if v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified() {
-                HostKind::Multicast
-            } else if v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-            {
-                HostKind::Internal
-            } else {
-                HostKind::External
-            }
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            if v6.is_multicast() || v6.is_unspecified() {
-                HostKind::Multicast
-            } else if v6.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 {
-                HostKind::Internal
-            } else if let Some(v4) = v6.to_ipv4_mapped() {
-                host_kind(IpAddr::V4(v4))
-            } else {
-                HostKind::External
-            }
-        }
-    }
-}
-
-/// The group (DOT cluster) a host is drawn in: its /24 (IPv4) or /64 (IPv6)
-/// for internal hosts, one group for external hosts, one for multicast.
-pub fn host_group(ip: IpAddr) -> String {
-    match host_kind(ip) {
-        HostKind::External => "external".to_string(),
-        HostKind::Multicast => "multicast and broadcast".to_string(),
-        HostKind::Internal => match ip {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-            }
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
-}
-
-/// Formats ns since the epoch as RFC 3339 UTC with microseconds.
-pub fn rfc3339(ns: i64) -> String {
-    let t = if ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(ns as u64)
-    } else {
-        UNIX_EPOCH
-            .checked_sub(Duration::from_nanos(ns.unsigned_abs()))
-            .unwrap_or(UNIX_EPOCH)
-    };
-    humantime::format_rfc3339_micros(clamp_time(t)).to_string()
-}
-
-fn clamp_time(t: SystemTime) -> SystemTime {
-    // humantime formats years 0..=9999 only.
-    let max = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
-    if t > max {
-        max
-    } else {
-        t
-    }
-}
-
-/// The protocol's export name: `tcp`, `udp`, `icmp`, ... or its number.
-pub fn proto_name(proto: u8) -> String {
-    depmap_wire::ipproto::name(proto)
-        .map(str::to_string)
-        .unwrap_or_else(|| proto.to_string())
-}
 
 /// A dependency map: hosts as nodes, one graph edge per stored edge.
 pub struct Map {
@@ -418,7 +325,7 @@ impl Map {
                     servers: self.distinct_neighbors(n, Direction::Outgoing),
                     serves: serves
                         .into_iter()
-                        .map(|(p, port)| format!("{}/{}", proto_name(p), port))
+                        .map(|(p, port)| format!("{}/{}", proto_text(p), port))
                         .collect(),
                     names: self.names.get(&ip).cloned().unwrap_or_default(),
                     role: self.host_info(ip).and_then(|h| h.role.clone()),
@@ -440,7 +347,7 @@ impl Map {
                     client: k.client.to_string(),
                     server: k.server.to_string(),
                     port: k.port,
-                    proto: proto_name(k.proto),
+                    proto: proto_text(k.proto),
                     proto_number: k.proto,
                     connections: s.connections,
                     packets: s.packets(),
@@ -510,7 +417,7 @@ impl Map {
                 k.client,
                 k.server,
                 k.port,
-                proto_name(k.proto),
+                proto_text(k.proto),
                 s.connections,
                 s.packets(),
                 s.bytes(),
@@ -679,11 +586,16 @@ impl Map {
 }
 
 /// `tcp/443`, or `icmp` for protocols without ports.
+/// The protocol's export name: `tcp`, `udp`, `icmp`, ... or its number.
+pub(crate) fn proto_text(proto: u8) -> String {
+    Proto(proto).to_string()
+}
+
 fn service_name(proto: u8, port: u16) -> String {
     if port == 0 {
-        proto_name(proto)
+        proto_text(proto)
     } else {
-        format!("{}/{}", proto_name(proto), port)
+        format!("{}/{}", proto_text(proto), port)
     }
 }
 
@@ -882,6 +794,7 @@ fn human_count(n: u64, unit: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use depmap_model::InventoryEntry;
 
     fn e(c: &str, s: &str, port: u16, proto: u8) -> (EdgeKey, EdgeStats) {
         (
@@ -1066,17 +979,5 @@ mod tests {
         m.set_roles(roles);
         assert_eq!(m.host_info("10.0.1.2".parse().unwrap()), None);
         assert!(m.to_dot().contains("10.0.0.1\\n[client]"));
-    }
-
-    #[test]
-    fn host_kinds() {
-        let k = |s: &str| host_kind(s.parse().unwrap());
-        assert_eq!(k("192.168.1.1"), HostKind::Internal);
-        assert_eq!(k("fe80::1"), HostKind::Internal);
-        assert_eq!(k("fd00::1"), HostKind::Internal);
-        assert_eq!(k("255.255.255.255"), HostKind::Multicast);
-        assert_eq!(k("ff02::fb"), HostKind::Multicast);
-        assert_eq!(k("2001:4860::1"), HostKind::External);
-        assert_eq!(k("203.0.113.10"), HostKind::External);
     }
 }

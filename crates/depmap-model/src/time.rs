@@ -163,7 +163,9 @@ mod tests {
         let t = Timestamp(1_795_000_000_123_456_000);
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Ok(t));
         assert_eq!(
-            Timestamp::parse_rfc3339("2099-01-01T00:00:00Z").unwrap().day(),
+            Timestamp::parse_rfc3339("2099-01-01T00:00:00Z")
+                .unwrap()
+                .day(),
             Day(47_117)
         );
         assert_eq!(

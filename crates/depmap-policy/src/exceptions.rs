@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use depmap_graph::rfc3339;
+use depmap_model::rfc3339;
 use serde::{Deserialize, Serialize};
 
 use crate::{AllowRule, Evidence, PolicyDraft, ServicePolicy};

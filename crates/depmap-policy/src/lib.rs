@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use depmap_edges::calendar::civil;
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_SEC};
-use depmap_graph::{proto_name, rfc3339};
+use depmap_model::{rfc3339, Proto};
 use serde::{Deserialize, Serialize};
 
 mod diff;
@@ -262,7 +262,7 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
                 client: k.client.to_string(),
                 server: k.server.to_string(),
                 port: k.port,
-                proto: proto_name(k.proto),
+                proto: Proto(k.proto).to_string(),
                 reason: format!(
                     "seen in {} connection(s), fewer than the {} needed to allow it without review",
                     s.connections, opts.min_connections
@@ -295,7 +295,7 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             .map(|((server, port, proto), allow)| ServicePolicy {
                 server,
                 port,
-                proto: proto_name(proto),
+                proto: Proto(proto).to_string(),
                 allow,
             })
             .collect(),
@@ -494,7 +494,7 @@ pub fn draft_window(
             k.client.to_string() == client
                 && k.server.to_string() == server
                 && k.port == port
-                && proto_name(k.proto) == proto
+                && Proto(k.proto).to_string() == proto
         });
         if let Some((_, days)) = found {
             let r = classify(days, end, &cfg);
@@ -608,7 +608,7 @@ pub fn simulate(
             k.client.to_string(),
             k.server.to_string(),
             k.port,
-            proto_name(k.proto),
+            Proto(k.proto).to_string(),
         );
         let service = (key.1.clone(), key.2, key.3.clone());
         if allowed

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use depmap_edges::{DayActivity, EdgeKey};
-use depmap_graph::inventory::{Cidr, Inventory};
+use depmap_model::{Cidr, Inventory};
 
 use crate::PolicyDraft;
 

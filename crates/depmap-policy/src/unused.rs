@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use depmap_edges::calendar::{civil, days_from_civil};
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, NANOS_PER_DAY};
-use depmap_graph::proto_name;
+use depmap_model::Proto;
 use serde::{Deserialize, Serialize};
 
 use crate::{AllowRule, Evidence, PolicyDraft};
@@ -128,7 +128,7 @@ pub fn unused(
                 k.client.to_string(),
                 k.server.to_string(),
                 k.port,
-                proto_name(k.proto),
+                Proto(k.proto).to_string(),
             ))
             .or_default()
             .push(*a);

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use depmap_edges::calendar::days_from_civil;
 use depmap_edges::{DayActivity, EdgeKey, NameRecord, NameSource, NANOS_PER_DAY};
-use depmap_graph::{Inventory, InventoryEntry};
+use depmap_model::{Inventory, InventoryEntry};
 use depmap_policy::render::aws::AwsRendering;
 use depmap_policy::render::cilium::CiliumNetworkPolicyList;
 use depmap_policy::render::k8s::NetworkPolicyList;

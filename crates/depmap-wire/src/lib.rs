@@ -34,7 +34,10 @@ use etherparse::LaxIpSlice;
 
 pub use link::{LinkType, MAX_ENCAPSULATION_DEPTH};
 
-/// IP protocol numbers depmap treats specially.
+/// IP protocol numbers depmap treats specially, as plain `u8` for the
+/// per-packet path. Their names (`tcp`, `icmpv6`, ...) are
+/// `depmap_model::Proto`'s, the one table of them; a test checks the two
+/// agree on the numbers.
 pub mod ipproto {
     /// ICMP.
     pub const ICMP: u8 = 1;
@@ -66,30 +69,6 @@ pub mod ipproto {
             t
         };
         PORTS[proto as usize]
-    }
-
-    /// The lower-case name depmap uses in exports (`tcp`, `udp`, `icmp`, ...),
-    /// or `None` for protocols without a short name (exported by number).
-    pub fn name(proto: u8) -> Option<&'static str> {
-        Some(match proto {
-            ICMP => "icmp",
-            2 => "igmp",
-            4 => "ipip",
-            TCP => "tcp",
-            UDP => "udp",
-            DCCP => "dccp",
-            41 => "ipv6",
-            47 => "gre",
-            50 => "esp",
-            51 => "ah",
-            ICMPV6 => "icmpv6",
-            89 => "ospf",
-            103 => "pim",
-            112 => "vrrp",
-            SCTP => "sctp",
-            UDPLITE => "udplite",
-            _ => return None,
-        })
     }
 }
 

@@ -308,3 +308,26 @@ proptest! {
         );
     }
 }
+
+/// The per-packet constants and the one table of protocol names
+/// (`depmap_model::Proto`) agree on the numbers and on which carry ports.
+#[test]
+fn ipproto_constants_match_the_model() {
+    use depmap_model::Proto;
+    let pairs = [
+        (ipproto::ICMP, Proto::ICMP, "icmp"),
+        (ipproto::TCP, Proto::TCP, "tcp"),
+        (ipproto::UDP, Proto::UDP, "udp"),
+        (ipproto::DCCP, Proto::DCCP, "dccp"),
+        (ipproto::ICMPV6, Proto::ICMPV6, "icmpv6"),
+        (ipproto::SCTP, Proto::SCTP, "sctp"),
+        (ipproto::UDPLITE, Proto::UDPLITE, "udplite"),
+    ];
+    for (n, p, name) in pairs {
+        assert_eq!(Proto(n), p);
+        assert_eq!(p.name(), Some(name));
+    }
+    for n in 0..=255u8 {
+        assert_eq!(ipproto::has_ports(n), Proto(n).has_ports(), "{n}");
+    }
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use depmap_edges::baseline::{coverage, drift};
-use depmap_graph::proto_name;
+use depmap_model::Proto;
 use depmap_store::Store;
 
 use crate::cli::{BaselineArgs, DriftArgs, ReportFormat};
@@ -60,7 +60,7 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         for s in shown {
             println!(
                 "  {:<40} {:>8} {:>9} {:>10.1} {:>9.3}",
-                format!("{}:{}/{}", s.server, s.port, proto_name(s.proto)),
+                format!("{}:{}/{}", s.server, s.port, Proto(s.proto)),
                 s.clients_seen,
                 s.seen_one_day,
                 s.estimated_clients,
@@ -104,13 +104,7 @@ pub fn drift_cmd(args: DriftArgs) -> anyhow::Result<ExitCode> {
             "{:<16} {:>5}  {:<42} {:<11} {:<11}  {}",
             i.kind,
             i.score,
-            format!(
-                "{} -> {}:{}/{}",
-                i.client,
-                i.server,
-                i.port,
-                proto_name(i.proto)
-            ),
+            format!("{} -> {}:{}/{}", i.client, i.server, i.port, Proto(i.proto)),
             i.first_seen,
             i.last_seen,
             i.reasons.join("; ")

@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_edges::FlowConfig;
-use depmap_graph::{Cidr, GroupBy, GroupOptions, InventoryEntry, Map, SharedTier};
+use depmap_graph::{GroupBy, GroupOptions, Map, SharedTier};
+use depmap_model::{Cidr, InventoryEntry};
 use depmap_policy::{draft, DraftOptions};
 use depmap_store::Store;
 use depmap_synth::{Role, Scenario};

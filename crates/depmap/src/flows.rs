@@ -19,13 +19,14 @@ use anyhow::Context;
 use clap::Args;
 use depmap_capture::udp::{KernelDrops, ListenerStats};
 use depmap_capture::{
-    AllowList, Cidr, DatagramBatch, FileFormat, FileReader, ListenerConfig, UdpListener,
+    AllowList, DatagramBatch, FileFormat, FileReader, ListenerConfig, UdpListener,
 };
 use depmap_edges::flowrec::{PairingConfig, RecordAggregator, RecordCounters};
 use depmap_edges::EdgeKey;
 use depmap_flows::{
     detect_format, DecoderCounters, FlowDecoder, FlowDecoderConfig, FlowError, FlowRecord, Format,
 };
+use depmap_model::Cidr;
 use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
 use depmap_wire::{decode, ipproto, Decoded, LinkType};
 
@@ -403,9 +404,8 @@ pub fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     }
     let mut allow = Vec::new();
     for text in &args.allow_exporter {
-        let cidr: Cidr = text
-            .parse()
-            .with_context(|| format!("--allow-exporter {text:?}"))?;
+        let cidr =
+            Cidr::parse_masked(text).with_context(|| format!("--allow-exporter {text:?}"))?;
         allow.push(cidr);
     }
     let cfg = ListenerConfig {

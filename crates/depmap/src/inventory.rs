@@ -2,18 +2,18 @@
 //! CSV, told apart by the file's extension; both in `docs/INVENTORY.md`).
 //!
 //! Reading is in two stages: the raw file (serde with `deny_unknown_fields`
-//! for TOML, a header-checked reader for CSV), then validated
+//! for TOML, the `csv` crate and a checked header for CSV), then validated
 //! [`InventoryEntry`]s (networks parsed, roles and labels checked,
 //! duplicates refused). Every error names the file, the line and the key or
 //! column, and says how to fix it. Matching hosts against the entries is
-//! `depmap_graph::inventory`'s job, not this module's.
+//! `depmap_model::inventory`'s job, not this module's.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use depmap_graph::inventory::{Cidr, CidrError, Inventory, InventoryEntry};
+use depmap_model::{Cidr, CidrError, Inventory, InventoryEntry};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -122,21 +122,55 @@ pub fn parse_toml(text: &str, file: &str) -> anyhow::Result<Inventory> {
 }
 
 /// Parses and checks a CSV inventory; `file` names it in errors.
+///
+/// RFC 4180 through the `csv` crate: commas separate fields, double quotes
+/// enclose fields that contain commas or quotes (`""` is a quote; the
+/// opening quote comes right after the comma), whitespace around fields is
+/// trimmed, lines starting with `#` and blank lines are skipped. A field may
+/// not span lines: an unclosed quote is reported at the line it opens on,
+/// not read as the rest of the file.
 pub fn parse_csv(text: &str, file: &str) -> anyhow::Result<Inventory> {
     const COLUMNS: [&str; 4] = ["address", "name", "role", "labels"];
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A last line without its newline still ends in one, so that a quote
+    // left open there is a field with a newline, reported below.
+    let text = if text.ends_with('\n') {
+        text.to_string()
+    } else {
+        format!("{text}\n")
+    };
+    // Not `csv::Trim`: it would trim the newline of a quote left open.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
     let mut header: Option<Vec<usize>> = None;
     let mut entries = Vec::new();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, raw_line) in text.lines().enumerate() {
-        let line = i + 1;
-        let trimmed = raw_line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            anyhow!("{file}:{line}: {e}")
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line()) as usize;
+        if record.iter().any(|f| f.contains(['\n', '\r'])) {
+            bail!(
+                "{file}:{line}: a quoted field is not closed on its line (fields cannot span \
+                 lines; close the quote)"
+            );
+        }
+        record.trim();
+        if record.iter().all(str::is_empty) || record.get(0).is_some_and(|f| f.starts_with('#')) {
+            // A blank line, or a comment indented with whitespace.
             continue;
         }
-        let fields = split_csv(raw_line).map_err(|e| anyhow!("{file}:{line}: {e}"))?;
         let Some(cols) = &header else {
             let mut cols = Vec::new();
-            for f in &fields {
+            for f in &record {
                 let name = f.to_ascii_lowercase();
                 let Some(c) = COLUMNS.iter().position(|c| *c == name) else {
                     bail!(
@@ -158,11 +192,11 @@ pub fn parse_csv(text: &str, file: &str) -> anyhow::Result<Inventory> {
             header = Some(cols);
             continue;
         };
-        if fields.len() != cols.len() {
+        if record.len() != cols.len() {
             bail!(
                 "{file}:{line}: {} fields, but the header has {} columns; quote fields that \
                  contain commas (\"a,b\") and leave unused fields empty",
-                fields.len(),
+                record.len(),
                 cols.len()
             );
         }
@@ -173,10 +207,11 @@ pub fn parse_csv(text: &str, file: &str) -> anyhow::Result<Inventory> {
             role: None,
             labels: None,
         };
-        for (col, value) in cols.iter().zip(fields) {
+        for (col, value) in cols.iter().zip(&record) {
             if value.is_empty() {
                 continue;
             }
+            let value = value.to_string();
             match col {
                 0 => e.address = (value, line),
                 1 => e.name = Some((value, line)),
@@ -194,65 +229,6 @@ pub fn parse_csv(text: &str, file: &str) -> anyhow::Result<Inventory> {
         );
     }
     check(entries, file, "column")
-}
-
-/// Splits one CSV line: commas separate fields, double quotes enclose
-/// fields that contain commas or quotes (`""` is a quote), and whitespace
-/// around unquoted fields is trimmed.
-fn split_csv(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-            chars.next();
-        }
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => {
-                        return Err("a quoted field is not closed on its line (fields cannot \
-                                    span lines; close the quote)"
-                            .to_string())
-                    }
-                }
-            }
-            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-                chars.next();
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(c) => {
-                    return Err(format!(
-                        "{c:?} after a closing quote; a quote inside a quoted field is written \"\""
-                    ))
-                }
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field.trim().to_string());
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-            fields.push(field.trim().to_string());
-        }
-    }
 }
 
 /// `app=erp;env=prod`.
@@ -332,7 +308,10 @@ fn check(entries: Vec<Unchecked>, file: &str, what: &str) -> anyhow::Result<Inve
                       fd00::/64)"
                     .to_string(),
             };
-            anyhow!("{file}:{line}: {what} address {addr:?}: {err}{hint}")
+            anyhow!(
+                "{file}:{line}: {what} address {addr:?}: {}{hint}",
+                err.reason()
+            )
         })?;
         if let Some(prev) = seen.insert(cidr, *line) {
             bail!(
@@ -575,15 +554,55 @@ role = "workstation"
         assert!(e.contains("appears twice"), "{e}");
     }
 
+    /// Fields as the reader splits them: one entry's name column.
+    fn csv_name(field: &str) -> String {
+        let text = format!("address,name\n10.0.0.1,{field}\n");
+        let inv = parse_csv(&text, "inv.csv").unwrap();
+        inv.entries()[0].name.clone().unwrap()
+    }
+
     #[test]
-    fn split_csv_handles_quotes() {
-        assert_eq!(split_csv("a, b ,c").unwrap(), ["a", "b", "c"]);
-        assert_eq!(
-            split_csv("\"a,b\",\"say \"\"hi\"\"\"").unwrap(),
-            ["a,b", "say \"hi\""]
+    fn csv_fields_handle_quotes() {
+        let inv = parse_csv("address , name,role \n 10.0.0.1 , b ,c\n", "inv.csv").unwrap();
+        assert_eq!(inv.entries()[0].name.as_deref(), Some("b"));
+        assert_eq!(inv.entries()[0].role.as_deref(), Some("c"));
+        assert_eq!(csv_name("\"a,b\""), "a,b");
+        assert_eq!(csv_name("\"say \"\"hi\"\"\""), "say \"hi\"");
+        assert_eq!(csv_name("\"x, y\" "), "x, y");
+        let inv = parse_csv("address,name,role\n10.0.0.1,a,\n", "inv.csv").unwrap();
+        assert_eq!(inv.entries()[0].role, None);
+        // Quoted fields with commas in every column, labels included.
+        let inv = parse_csv(
+            "address,name,role,labels\n\
+             \"10.0.1.0/24\",\"printers, floor 1\",printer,\"site=hq, east;env=office\"\n",
+            "inv.csv",
+        )
+        .unwrap();
+        let e = &inv.entries()[0];
+        assert_eq!(e.name.as_deref(), Some("printers, floor 1"));
+        assert_eq!(e.labels["site"], "hq, east");
+        assert_eq!(e.labels["env"], "office");
+        // Comments and blank lines are skipped wherever they are.
+        let inv = parse_csv(
+            "  # a comment, with a comma\naddress,role\n\n  \n10.0.0.1,db\n# x\n",
+            "inv.csv",
+        )
+        .unwrap();
+        assert_eq!(inv.entries().len(), 1);
+        // An unclosed quote is reported where it opens, later lines or not.
+        let e = err(parse_csv(
+            "address,role\n10.0.0.1,\"db\n10.0.0.2,x\n",
+            "inv.csv",
+        ));
+        assert!(
+            e.starts_with("inv.csv:2: a quoted field is not closed"),
+            "{e}"
         );
-        assert_eq!(split_csv("a,,").unwrap(), ["a", "", ""]);
-        assert!(split_csv("\"a\"b").is_err());
+        let e = err(parse_csv("address,role\n10.0.0.1,\"db", "inv.csv"));
+        assert!(
+            e.starts_with("inv.csv:2: a quoted field is not closed"),
+            "{e}"
+        );
     }
 
     #[test]

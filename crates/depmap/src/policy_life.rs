@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use depmap_capture::{Cidr, FileReader};
+use depmap_capture::FileReader;
 use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
-use depmap_graph::{proto_name, rfc3339};
+use depmap_model::{rfc3339, Cidr, Proto};
 use depmap_policy::{Exception, ExceptionState, PolicyDraft};
 use depmap_store::{ExceptionRow, NewException, NewPolicyVersion, PolicyVersion, Store};
 
@@ -645,18 +645,17 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
 
 fn parse_proto(text: &str) -> anyhow::Result<String> {
     let t = text.to_ascii_lowercase();
-    (0..=255u8)
-        .map(proto_name)
-        .find(|n| *n == t)
+    t.parse::<Proto>()
+        .map(|p| p.to_string())
+        .ok()
         .with_context(|| format!("--proto {text:?}: use tcp, udp, sctp, ... or a protocol number"))
 }
 
 fn parse_client(text: &str) -> anyhow::Result<String> {
     if text.contains('/') {
-        let c: Cidr = text
-            .parse()
+        let c = Cidr::parse_masked(text)
             .with_context(|| format!("--client {text:?}: use an address or ADDRESS/PREFIX"))?;
-        return Ok(c.to_string());
+        return Ok(c.with_prefix());
     }
     let ip: IpAddr = text
         .parse()

@@ -64,7 +64,7 @@ fn demo_writes_every_output_and_finds_every_expected_edge() {
     // Every dependency the scenario generates is on the map, client and server the right way round.
     let expected = Scenario::small_company().expected_edges();
     for e in &expected {
-        let proto = depmap_wire::ipproto::name(e.proto).unwrap().to_string();
+        let proto = depmap_model::Proto(e.proto).name().unwrap().to_string();
         let key = (
             e.client.to_string(),
             e.server.to_string(),

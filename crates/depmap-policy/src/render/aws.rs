@@ -6,7 +6,7 @@
 //! instance allows, so the draft's default deny needs no rule; attach the
 //! group (and no broader one) to the server named in `AttachTo`.
 
-use depmap_graph::{Cidr, Inventory};
+use depmap_model::{Cidr, Inventory};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -137,7 +137,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
         let Some(servers) = s.server_networks(inv, &mut reports) else {
             continue;
         };
-        let (ip_protocol, from_port, to_port) = match s.proto.0 {
+        let (ip_protocol, from_port, to_port) = match s.proto {
             Proto::TCP => (
                 "tcp".to_string(),
                 Some(i32::from(s.port)),
@@ -150,7 +150,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
             ),
             Proto::ICMP => ("icmp".to_string(), Some(-1), Some(-1)),
             Proto::ICMPV6 => ("icmpv6".to_string(), Some(-1), Some(-1)),
-            n => {
+            Proto(n) => {
                 if s.proto.has_ports() {
                     reports.push(Report {
                         subject: s.label(),

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use depmap_graph::Inventory;
+use depmap_model::Inventory;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
@@ -234,7 +234,7 @@ fn l4(s: &Service<'_>, reports: &mut Vec<Report>) -> Option<L4> {
             }]),
         }
     };
-    match s.proto.0 {
+    match s.proto {
         Proto::TCP => Some(port("TCP")),
         Proto::UDP => Some(port("UDP")),
         Proto::SCTP => Some(port("SCTP")),

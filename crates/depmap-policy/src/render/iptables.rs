@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use depmap_graph::{Cidr, Inventory};
+use depmap_model::{Cidr, Inventory};
 
 use super::{
     evidence_comment, expiry_report, header_lines, services, with_prefix, EvidenceField, Proto,
@@ -51,7 +51,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
         if v4.is_empty() {
             continue;
         }
-        if s.proto.0 == Proto::ICMPV6 {
+        if s.proto == Proto::ICMPV6 {
             reports.push(Report {
                 subject: s.label(),
                 message: "ICMPv6 is not rendered: iptables-restore input is IPv4 only".to_string(),
@@ -59,7 +59,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
             continue;
         }
         let l4 = l4_match(s.proto, s.port);
-        if s.proto.0 == Proto::UDPLITE {
+        if s.proto == Proto::UDPLITE {
             reports.push(Report {
                 subject: s.label(),
                 message: format!(
@@ -147,12 +147,12 @@ fn list(nets: &[Cidr]) -> String {
 
 /// The protocol (and port) match, ending with a space.
 fn l4_match(p: Proto, port: u16) -> String {
-    match p.0 {
+    match p {
         Proto::TCP => format!("-p tcp -m tcp --dport {port} "),
         Proto::UDP => format!("-p udp -m udp --dport {port} "),
         Proto::SCTP => format!("-p sctp -m sctp --dport {port} "),
         Proto::DCCP => format!("-p dccp -m dccp --dport {port} "),
         Proto::ICMP => "-p icmp ".to_string(),
-        n => format!("-p {n} "),
+        Proto(n) => format!("-p {n} "),
     }
 }

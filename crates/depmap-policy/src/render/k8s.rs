@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use depmap_graph::Inventory;
+use depmap_model::Inventory;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -66,7 +66,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
     let mut items = Vec::new();
     let mut by_address: BTreeSet<String> = BTreeSet::new();
     for s in &services {
-        let protocol = match s.proto.0 {
+        let protocol = match s.proto {
             Proto::TCP => "TCP",
             Proto::UDP => "UDP",
             Proto::SCTP => "SCTP",

@@ -39,7 +39,8 @@ pub mod nftables;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use depmap_graph::{proto_name, Cidr, Inventory};
+pub(crate) use depmap_model::Proto;
+use depmap_model::{Cidr, Inventory};
 use serde::{Deserialize, Serialize};
 
 use crate::{AllowRule, PolicyDraft, POLICY_SCHEMA};
@@ -262,32 +263,6 @@ impl Endpoint {
     }
 }
 
-/// A protocol, with what renderers need to know of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Proto(pub(crate) u8);
-
-impl Proto {
-    pub(crate) const ICMP: u8 = 1;
-    pub(crate) const TCP: u8 = 6;
-    pub(crate) const UDP: u8 = 17;
-    pub(crate) const DCCP: u8 = 33;
-    pub(crate) const ICMPV6: u8 = 58;
-    pub(crate) const SCTP: u8 = 132;
-    pub(crate) const UDPLITE: u8 = 136;
-
-    /// The draft's protocol name (`tcp`, `icmpv6`, `47`, ...) as a number.
-    pub(crate) fn parse(s: &str) -> Option<Proto> {
-        (0..=255u8).find(|n| proto_name(*n) == s).map(Proto)
-    }
-
-    pub(crate) fn has_ports(self) -> bool {
-        matches!(
-            self.0,
-            Proto::TCP | Proto::UDP | Proto::DCCP | Proto::SCTP | Proto::UDPLITE
-        )
-    }
-}
-
 /// One allow rule of a service, its client parsed.
 pub(crate) struct Rule<'a> {
     pub(crate) client: Endpoint,
@@ -384,7 +359,7 @@ pub(crate) fn services<'a>(d: &'a PolicyDraft, reports: &mut Vec<Report>) -> Vec
             });
             continue;
         };
-        let Some(proto) = Proto::parse(&s.proto) else {
+        let Ok(proto) = s.proto.parse::<Proto>() else {
             reports.push(Report {
                 subject,
                 message: format!(
@@ -787,9 +762,6 @@ mod tests {
         );
         assert_eq!(Endpoint::parse("role:"), None);
         assert_eq!(Endpoint::parse("db.example"), None);
-        assert_eq!(Proto::parse("tcp"), Some(Proto(6)));
-        assert_eq!(Proto::parse("icmpv6"), Some(Proto(58)));
-        assert_eq!(Proto::parse("253"), Some(Proto(253)));
-        assert_eq!(Proto::parse("tcpx"), None);
+        // Protocol names: `depmap-model`'s proto.rs (parse_takes_one_spelling).
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use depmap_graph::{Cidr, Inventory};
+use depmap_model::{Cidr, Inventory};
 
 use super::{evidence_comment, expiry_report, services, EvidenceField, Proto, Rendered, Report};
 use crate::PolicyDraft;
@@ -140,7 +140,7 @@ fn set(nets: &[Cidr]) -> String {
 
 /// The layer-4 match of a service.
 fn l4_match(p: Proto, port: u16) -> String {
-    match p.0 {
+    match p {
         Proto::TCP => format!("tcp dport {port}"),
         Proto::UDP => format!("udp dport {port}"),
         Proto::SCTP => format!("sctp dport {port}"),
@@ -148,6 +148,6 @@ fn l4_match(p: Proto, port: u16) -> String {
         Proto::UDPLITE => format!("meta l4proto udplite th dport {port}"),
         Proto::ICMP => "meta l4proto icmp".to_string(),
         Proto::ICMPV6 => "meta l4proto ipv6-icmp".to_string(),
-        n => format!("meta l4proto {n}"),
+        Proto(n) => format!("meta l4proto {n}"),
     }
 }

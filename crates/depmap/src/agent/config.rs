@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use depmap_capture::{AllowList, Cidr, LiveConfig};
+use depmap_capture::{AllowList, LiveConfig};
+use depmap_model::Cidr;
 use serde::Deserialize;
 
 /// The file as written.
@@ -346,8 +347,7 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         let mut allow = Vec::new();
         for a in &r.allow_exporters {
             allow.push(
-                a.parse::<Cidr>()
-                    .map_err(|e| anyhow::anyhow!("{key}.allow_exporters: {e}"))?,
+                Cidr::parse_masked(a).map_err(|e| anyhow::anyhow!("{key}.allow_exporters: {e}"))?,
             );
         }
         listeners.push(Listener {
