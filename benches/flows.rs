@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use depmap_edges::flowrec::{PairingConfig, RecordAggregator};
+use depmap_edges::flowrec::{FlowInput, PairingConfig, RecordAggregator};
 use depmap_flows::FlowDecoder;
 use nix::sys::resource::{getrusage, UsageWho};
 
@@ -154,7 +154,7 @@ fn decode_aggregate(datagrams: &[Vec<u8>]) -> (u64, usize) {
         let received = (BASE_MS as i64 + i as i64) * 1_000_000;
         let _ = decoder.decode(exporter, d, received, &mut records);
         for r in &records {
-            agg.add(&r.edge_input());
+            agg.add(&FlowInput::from(r));
         }
         n += records.len() as u64;
     }

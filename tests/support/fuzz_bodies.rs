@@ -375,7 +375,7 @@ fn aggregate_records(records: &[depmap_flows::FlowRecord]) {
     let (mut packets, mut bytes) = (0u64, 0u64);
     let mut saturated = false;
     for r in records {
-        let input = r.edge_input();
+        let input = depmap_edges::flowrec::FlowInput::from(r);
         let add = |sum: &mut u64, n: u64, saturated: &mut bool| match sum.checked_add(n) {
             Some(v) if v < 1 << 62 => *sum = v,
             _ => *saturated = true,

@@ -75,6 +75,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
+use depmap_flows::{DirectionHint, FlowRecord};
 use depmap_wire::{ipproto, tcpflags};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -149,6 +150,36 @@ pub struct FlowInput {
     pub sampling_rate: u32,
     /// Whether the figures are estimates from packet sampling.
     pub sampled: bool,
+}
+
+impl From<&FlowRecord> for FlowInput {
+    /// A decoded flow record (`depmap-flows`) as the aggregator needs it:
+    /// reverse counters of biflows, the exporter's initiator hint, the
+    /// sampling rate.
+    fn from(r: &FlowRecord) -> FlowInput {
+        FlowInput {
+            src: r.src,
+            dst: r.dst,
+            src_port: r.src_port,
+            dst_port: r.dst_port,
+            proto: r.proto,
+            packets: r.packets,
+            bytes: r.bytes,
+            reverse_packets: r.reverse_packets.unwrap_or(0),
+            reverse_bytes: r.reverse_bytes.unwrap_or(0),
+            biflow: r.reverse_packets.is_some() || r.reverse_bytes.is_some(),
+            start_ns: r.start_ns,
+            end_ns: r.end_ns,
+            tcp_flags: r.tcp_flags,
+            initiator: match r.direction {
+                Some(DirectionHint::SourceInitiated) => Initiator::Source,
+                Some(DirectionHint::DestinationInitiated) => Initiator::Destination,
+                _ => Initiator::Unknown,
+            },
+            sampling_rate: r.sampling_rate,
+            sampled: r.sampled,
+        }
+    }
 }
 
 impl Default for FlowInput {

@@ -134,34 +134,3 @@ pub struct FlowRecord {
     /// The format of the datagram the record came from.
     pub source: Format,
 }
-
-impl FlowRecord {
-    /// The record as input to the edge aggregator
-    /// (`depmap_edges::flowrec::RecordAggregator`): reverse counters of
-    /// biflows, the exporter's initiator hint, the sampling rate.
-    pub fn edge_input(&self) -> depmap_edges::flowrec::FlowInput {
-        use depmap_edges::flowrec::{FlowInput, Initiator};
-        FlowInput {
-            src: self.src,
-            dst: self.dst,
-            src_port: self.src_port,
-            dst_port: self.dst_port,
-            proto: self.proto,
-            packets: self.packets,
-            bytes: self.bytes,
-            reverse_packets: self.reverse_packets.unwrap_or(0),
-            reverse_bytes: self.reverse_bytes.unwrap_or(0),
-            biflow: self.reverse_packets.is_some() || self.reverse_bytes.is_some(),
-            start_ns: self.start_ns,
-            end_ns: self.end_ns,
-            tcp_flags: self.tcp_flags,
-            initiator: match self.direction {
-                Some(DirectionHint::SourceInitiated) => Initiator::Source,
-                Some(DirectionHint::DestinationInitiated) => Initiator::Destination,
-                _ => Initiator::Unknown,
-            },
-            sampling_rate: self.sampling_rate,
-            sampled: self.sampled,
-        }
-    }
-}

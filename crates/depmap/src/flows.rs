@@ -21,7 +21,7 @@ use depmap_capture::udp::{KernelDrops, ListenerStats};
 use depmap_capture::{
     AllowList, DatagramBatch, FileFormat, FileReader, ListenerConfig, UdpListener,
 };
-use depmap_edges::flowrec::{PairingConfig, RecordAggregator, RecordCounters};
+use depmap_edges::flowrec::{FlowInput, PairingConfig, RecordAggregator, RecordCounters};
 use depmap_edges::EdgeKey;
 use depmap_flows::{
     detect_format, DecoderCounters, FlowDecoder, FlowDecoderConfig, FlowError, FlowRecord, Format,
@@ -97,7 +97,7 @@ impl Pipeline {
             .decode(exporter, payload, received_ns, &mut self.records);
         for r in &self.records {
             self.ip_bytes += r.bytes + r.reverse_bytes.unwrap_or(0);
-            self.agg.add(&r.edge_input());
+            self.agg.add(&FlowInput::from(r));
         }
     }
 
