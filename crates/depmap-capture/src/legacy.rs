@@ -13,7 +13,7 @@
 
 use std::io::{self, Read};
 
-use crate::file::{
+use crate::frame::{
     nanos, too_large, truncated, CaptureError, Frame, Interface, ReadSummary, BUFFER_BYTES,
     MAX_RECORD_BYTES,
 };

@@ -21,10 +21,12 @@
 #![deny(missing_docs)]
 
 mod file;
+mod frame;
 mod legacy;
 pub mod live;
 pub mod udp;
 
-pub use file::{CaptureError, FileFormat, FileReader, Frame, ReadSummary, MAX_RECORD_BYTES};
+pub use file::{FileFormat, FileReader};
+pub use frame::{CaptureError, Frame, ReadSummary, MAX_RECORD_BYTES};
 pub use live::{FrameBatch, LiveCapture, LiveConfig, LiveError, LiveStats};
 pub use udp::{AllowList, DatagramBatch, ListenerConfig, UdpError, UdpListener};
