@@ -4,10 +4,10 @@
 
 use std::net::IpAddr;
 
-use crate::conv::{Script, Side, Transport};
+use crate::app::{App, DnsName};
+use crate::conv::{Script, Side};
 use crate::payload::{self, push_addr, push_num, push_str};
 use crate::rng::Rng;
-use crate::scenario::{App, DnsName};
 
 const MS: i64 = 1000;
 const SEC: i64 = 1_000_000;
@@ -22,15 +22,6 @@ pub(crate) struct Talk<'a> {
     pub(crate) server: (IpAddr, u16),
     /// A scale for response sizes in percent (100 = as documented).
     pub(crate) size_percent: u64,
-}
-
-/// The transport an app runs over.
-pub(crate) fn transport(app: App) -> Transport {
-    match app {
-        App::Dns { .. } | App::Ntp => Transport::Udp,
-        App::Ping => Transport::Icmp,
-        _ => Transport::Tcp,
-    }
 }
 
 /// A size in `lo..=hi`, skewed towards `lo` (most responses are small).

@@ -3,11 +3,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::app::{App, DnsName};
 use crate::apps::{self, Talk};
 use crate::calendar::{days_from_civil, MICROS_PER_SEC, SECS_PER_DAY};
 use crate::conv::{Conv, Peer, Transport};
 use crate::rng::Rng;
-use crate::scenario::{mac_of, App, DnsName};
+use crate::scenario::mac_of;
 use crate::traffic::{Ctx, Source, Traffic};
 
 /// Client hosts of [`bench_capture`]: 10.100.0.0/16 (and fd00:100::/64).
@@ -209,7 +210,7 @@ impl Source for BenchSource {
         self.started += 1;
         let (client, server, port, _) = bench_edge(j);
         let (app, _) = bench_service(bench_pair(j).1);
-        let transport = apps::transport(app);
+        let transport = app.transport();
         let mut c = bench_peer(client, 0);
         if transport != Transport::Icmp {
             c.port = ctx.ephemeral_port(client, 32_768, 60_999);

@@ -112,6 +112,7 @@
 //! would multiply the demo's size several times over.
 #![deny(missing_docs)]
 
+mod app;
 mod apps;
 mod bench;
 mod calendar;
@@ -122,6 +123,7 @@ mod rng;
 mod scenario;
 mod traffic;
 
+pub use app::{App, DnsName};
 pub use bench::{
     bench_capture, bench_edge, flow_flood, BENCH_CLIENTS, BENCH_CONVERSATIONS_PER_SEC,
     BENCH_SERVERS, FLOOD_PORTS_PER_CLIENT, FLOOD_WINDOW_SECS,
@@ -129,8 +131,7 @@ pub use bench::{
 pub use pcap::{PcapWriter, LINKTYPE_ETHERNET};
 pub use rng::Rng;
 pub use scenario::{
-    App, DnsName, ExpectedEdge, Fanout, Host, Pattern, Role, Scenario, Schedule, Service,
-    SCRAPE_INTERVAL_SECS,
+    ExpectedEdge, Fanout, Host, Pattern, Role, Scenario, Schedule, Service, SCRAPE_INTERVAL_SECS,
 };
 pub use traffic::{Frame, Summary, Traffic};
 

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::app::{App, DnsName};
 use crate::apps::{self, Talk};
 use crate::calendar::{
     civil_from_days, day_of, days_from_civil, weekday, MICROS_PER_DAY, MICROS_PER_SEC, SECS_PER_DAY,
@@ -100,78 +101,6 @@ pub struct Host {
     pub name: String,
     /// What it does.
     pub role: Role,
-}
-
-/// A name the scenario's DNS server answers: `name` (through `cname`, if
-/// set, as a CNAME chain) resolves to `addr` (an A or AAAA record).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DnsName {
-    /// The name queried.
-    pub name: &'static str,
-    /// The canonical name it is an alias of, if any.
-    pub cname: Option<&'static str>,
-    /// The address it resolves to.
-    pub addr: IpAddr,
-}
-
-/// An application protocol: what one conversation of a service looks like.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum App {
-    /// HTTPS: a TLS 1.3 ClientHello carrying `sni` in its server_name
-    /// extension, the server's handshake, then 1-2 request/response
-    /// exchanges of application data.
-    Tls {
-        /// The server name sent in the ClientHello.
-        sni: &'static str,
-    },
-    /// HTTP/1.1: 1-3 `GET` requests with `Host: <host>` on one keep-alive
-    /// connection, each answered with a JSON body.
-    Http {
-        /// The `Host:` header value.
-        host: &'static str,
-    },
-    /// A Prometheus scrape: `GET /metrics` with `Host: <server>:<port>`.
-    Metrics,
-    /// DNS over UDP: one query for one of `names` and the answer from the
-    /// scenario's zone (NXDOMAIN for names not in it).
-    Dns {
-        /// The names queried (repeat a name to weight it).
-        names: &'static [&'static str],
-    },
-    /// NTPv4 over UDP: a client request and the server's reply.
-    Ntp,
-    /// ICMP or ICMPv6 echo: 1-2 request/reply pairs a second apart.
-    Ping,
-    /// PostgreSQL: startup and authentication, then 1-3 simple queries.
-    Postgres,
-    /// Redis: 1-4 `GET` commands.
-    Redis,
-    /// LDAP: bind, one search, unbind.
-    Ldap,
-    /// SSH: banners, key exchange, authentication, then about `bytes`
-    /// bytes from the server (a backup pulling data).
-    Ssh {
-        /// Bytes the server sends after authentication (varied by +-30%).
-        bytes: u32,
-    },
-    /// SMTP: one message of 20-45 KB sent with pipelining.
-    Smtp,
-    /// FTP: the control connection of a login (no data connections).
-    Ftp,
-}
-
-impl App {
-    /// The IP protocol number it runs over (6, 17, 1 or 58). `Ping` is ICMP
-    /// or ICMPv6 by `v6`.
-    pub fn proto(self, v6: bool) -> u8 {
-        match apps::transport(self) {
-            Transport::Tcp => 6,
-            Transport::Udp => 17,
-            Transport::Icmp if v6 => 58,
-            Transport::Icmp => 1,
-        }
-    }
 }
 
 /// When a service's conversations start. Times are UTC; each pair (or
@@ -1068,7 +997,7 @@ impl Source for ScheduleSource {
             1 => self.servers[0],
             n => self.servers[self.rng.below(n as u64) as usize],
         };
-        let transport = apps::transport(self.app);
+        let transport = self.app.transport();
         let mut client = self.client;
         if transport != Transport::Icmp {
             let (lo, hi) = self.client_ports;
