@@ -1,9 +1,9 @@
 //! Who a host is, from an inventory: networks or addresses mapped to a name,
 //! a role and labels, matched by longest prefix.
 //!
-//! This module is pure: it takes entries that the binary has already read
-//! and validated (file formats and their errors are in `depmap`'s
-//! `inventory.rs`, and in `docs/INVENTORY.md`) and answers "what does the
+//! This module takes entries already read and validated (file formats and
+//! their errors are in `inventory_file` with the
+//! `files` feature, and in `docs/INVENTORY.md`) and answers "what does the
 //! inventory say about this address?".
 //!
 //! **Matching.** Every entry is a network ([`Cidr`]; a single address is a

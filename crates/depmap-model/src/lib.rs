@@ -6,7 +6,8 @@
 //!   allow-lists, with host bits dropped ([`Cidr::parse_masked`]).
 //! - [`Inventory`]: networks mapped to a name, a role and labels, matched by
 //!   longest prefix ([`inventory`]); [`HostKind`] and [`host_group`] classify
-//!   addresses that no inventory names.
+//!   addresses that no inventory names. With the `files` feature,
+//!   `inventory_file` reads and writes inventories as TOML and CSV text.
 //! - [`Proto`]: an IP protocol number and the one table of the names depmap
 //!   writes for it (`tcp`, `icmpv6`, ... or the number).
 //! - [`Timestamp`] (ns since the Unix epoch) and [`Day`] (days since the
@@ -36,6 +37,8 @@
 mod cidr;
 mod host;
 pub mod inventory;
+#[cfg(feature = "files")]
+pub mod inventory_file;
 mod proto;
 mod time;
 

@@ -60,7 +60,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // The inventory a company would keep, written from the scenario's host
     // table and read back through the same checks as --inventory.
     let inventory_path = dir.join("inventory.toml");
-    let text = crate::inventory::to_toml(
+    let text = depmap_model::inventory_file::to_toml(
         &inventory_entries(&scenario)?,
         "depmap demo: the synthetic company's hosts -> name, role, labels.\n\
          Use it with: depmap export --inventory inventory.toml [--group-by role] [--shared-tier]\n\
