@@ -23,9 +23,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::{Cidr, CidrError, Inventory, InventoryEntry};
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::{Cidr, CidrError, Inventory, InventoryEntry};
 
 /// The longest role or label key.
 const MAX_KEY_LEN: usize = 64;
