@@ -609,6 +609,14 @@ role = "workstation"
         )
         .unwrap();
         assert_eq!(inv.entries().len(), 1);
+        // Windows line ends, as spreadsheets write them.
+        let inv = parse_csv(
+            "address,name\r\n10.0.0.1,db\r\n\"10.0.0.2\",\"a, b\"\r\n",
+            "inv.csv",
+        )
+        .unwrap();
+        assert_eq!(inv.entries()[1].name.as_deref(), Some("a, b"));
+        assert_eq!(inv.entries()[0].name.as_deref(), Some("db"));
         // An unclosed quote is reported where it opens, later lines or not.
         let e = err(parse_csv(
             "address,role\n10.0.0.1,\"db\n10.0.0.2,x\n",
