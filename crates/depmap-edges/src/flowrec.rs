@@ -77,7 +77,7 @@ use std::net::IpAddr;
 
 use depmap_flows::{DirectionHint, FlowRecord};
 use depmap_wire::{ipproto, tcpflags};
-use rustc_hash::{FxHashMap, FxHashSet};
+use foldhash::{HashMap, HashSet};
 
 use crate::direction::{self, Dir, Evidence, A_TO_B, NONE};
 use crate::key::FlowKey;
@@ -314,13 +314,13 @@ struct EdgeAgg {
 /// Groups flow records into conversations and edges. See the module docs.
 pub struct RecordAggregator {
     cfg: PairingConfig,
-    waiting: FxHashMap<FlowKey, Waiting>,
+    waiting: HashMap<FlowKey, Waiting>,
     /// Waiting records in arrival order; entries whose `seq` no longer
     /// matches the table were paired and are skipped.
     fifo: VecDeque<(FlowKey, u64)>,
     next_seq: u64,
-    edges: FxHashMap<EdgeKey, EdgeAgg>,
-    listeners: FxHashSet<(u128, u16, u8)>,
+    edges: HashMap<EdgeKey, EdgeAgg>,
+    listeners: HashSet<(u128, u16, u8)>,
     /// The latest flow end seen.
     clock: i64,
     next_sweep: i64,
@@ -335,11 +335,11 @@ impl RecordAggregator {
                 window_ns: cfg.window_ns.max(0),
                 max_waiting: cfg.max_waiting.max(1),
             },
-            waiting: FxHashMap::default(),
+            waiting: HashMap::default(),
             fifo: VecDeque::new(),
             next_seq: 0,
-            edges: FxHashMap::default(),
-            listeners: FxHashSet::default(),
+            edges: HashMap::default(),
+            listeners: HashSet::default(),
             clock: i64::MIN,
             next_sweep: i64::MIN,
             counters: RecordCounters::default(),

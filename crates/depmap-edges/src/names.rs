@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use depmap_wire::names::{DnsAnswer, DnsData};
-use rustc_hash::FxHashMap;
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
 /// The most distinct (address, name, source) triples kept between takes.
@@ -63,7 +63,7 @@ pub struct NameRecord {
 /// name several addresses.
 #[derive(Default)]
 pub struct NameTable {
-    names: FxHashMap<(IpAddr, String, NameSource), (i64, i64)>,
+    names: HashMap<(IpAddr, String, NameSource), (i64, i64)>,
     not_remembered: u64,
     /// The lowercased name of the last lookup that found its entry, kept
     /// for its allocation: most observations repeat a known name, and

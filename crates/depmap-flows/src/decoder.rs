@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use rustc_hash::FxHashMap;
+use foldhash::HashMap;
 
 use crate::config::{FlowDecoderConfig, MAX_SAMPLERS_PER_SCOPE};
 use crate::counters::DecoderCounters;
@@ -78,7 +78,7 @@ pub struct DatagramOutcome {
 
 /// A template scope's identity: RFC 7011 scopes templates to the transport
 /// session and observation domain, RFC 3954 to the exporter and source ID.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct ScopeKey {
     exporter: SocketAddr,
     version: Version,
@@ -124,10 +124,10 @@ impl ScopeMeta {
 }
 
 /// Sampling rates by sampler/selector ID.
-type Samplers = FxHashMap<u64, u32>;
+type Samplers = HashMap<u64, u32>;
 
 /// Sampler tables by exporter (address and port) and version.
-type ExporterSamplers = FxHashMap<(SocketAddr, Version), Samplers>;
+type ExporterSamplers = HashMap<(SocketAddr, Version), Samplers>;
 
 /// Remembers `rate` for sampler `id`, within [`MAX_SAMPLERS_PER_SCOPE`];
 /// false when the bound turned it away.
@@ -339,7 +339,7 @@ impl FlowDecoder {
 pub(crate) struct Engine<B: TemplateBackend> {
     cfg: FlowDecoderConfig,
     backend: B,
-    scopes: FxHashMap<ScopeKey, Scope<B::Scope>>,
+    scopes: HashMap<ScopeKey, Scope<B::Scope>>,
     pending: Pending,
     /// Sampler tables per exporter (address and port) and version, for
     /// records whose sampler was announced in another observation domain.
@@ -358,9 +358,9 @@ impl<B: TemplateBackend + Default> Engine<B> {
         Engine {
             cfg: cfg.normalized(),
             backend: B::default(),
-            scopes: FxHashMap::default(),
+            scopes: HashMap::default(),
             pending: Pending::default(),
-            exporter_samplers: FxHashMap::default(),
+            exporter_samplers: HashMap::default(),
             counters: DecoderCounters::default(),
             records: Vec::new(),
             templates: Vec::new(),
@@ -590,7 +590,9 @@ impl<B: TemplateBackend + Default> Engine<B> {
             let oldest = self
                 .scopes
                 .iter()
-                .min_by_key(|(_, s)| s.last_seen)
+                // Ties go to the smallest key, not to the map's order:
+                // its hash is seeded at random.
+                .min_by_key(|(k, s)| (s.last_seen, **k))
                 .map(|(k, _)| *k);
             if let Some(old) = oldest {
                 self.scopes.remove(&old);

@@ -21,7 +21,7 @@ pub(crate) mod nfparser;
 use crate::fields::Ie;
 
 /// Which template format a scope decodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Version {
     /// NetFlow v9.
     V9,

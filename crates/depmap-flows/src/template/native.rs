@@ -12,7 +12,7 @@
 //! `netflow_parser__IPFIX.pcap` that loses 22 records. The crate is kept as
 //! a test-only reference that this decoder is compared against.
 
-use rustc_hash::FxHashMap;
+use foldhash::HashMap;
 
 use super::{RecordKind, Rejected, Sink, TemplateBackend, TemplateScope, Version};
 use crate::fields::{self, Ie};
@@ -41,7 +41,7 @@ impl TemplateBackend for NativeBackend {
         NativeScope {
             version,
             max_templates: max_templates.max(1),
-            templates: FxHashMap::default(),
+            templates: HashMap::default(),
             tick: 0,
             evicted: 0,
         }
@@ -97,7 +97,7 @@ impl Template {
 pub(crate) struct NativeScope {
     version: Version,
     max_templates: usize,
-    templates: FxHashMap<u16, Template>,
+    templates: HashMap<u16, Template>,
     tick: u64,
     evicted: u64,
 }
