@@ -209,6 +209,8 @@ impl FlowTable {
         let flows = &self.flows;
         self.index
             .find(self.hasher.hash_one(key), |&j| {
+                #[cfg(test)]
+                tests::count_comparison();
                 flows[j as usize].key == *key
             })
             .copied()
@@ -577,10 +579,11 @@ impl FlowTable {
         self.unlink(i);
         let key = self.flows[i as usize].key;
         let flows = &self.flows;
-        if let Ok(entry) = self
-            .index
-            .find_entry(self.hasher.hash_one(key), |&j| flows[j as usize].key == key)
-        {
+        if let Ok(entry) = self.index.find_entry(self.hasher.hash_one(key), |&j| {
+            #[cfg(test)]
+            tests::count_comparison();
+            flows[j as usize].key == key
+        }) {
             entry.remove();
         }
         self.free.push(i);

@@ -1,9 +1,28 @@
 use super::*;
 use depmap_wire::Fragment;
 use proptest::prelude::*;
+use std::cell::Cell;
 use std::net::Ipv4Addr;
 
+mod flood;
+
 const S: i64 = NANOS_PER_SEC;
+
+thread_local! {
+    /// Key comparisons the flow index made on this thread (test builds only).
+    static COMPARISONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts one key comparison in the flow index: each is a read of a flow
+/// record in the slab, the per-packet cost a flood of colliding keys grows.
+pub(super) fn count_comparison() {
+    COMPARISONS.with(|c| c.set(c.get() + 1));
+}
+
+/// Key comparisons made on this thread so far.
+fn comparisons() -> u64 {
+    COMPARISONS.with(Cell::get)
+}
 
 fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
