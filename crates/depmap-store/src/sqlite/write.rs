@@ -7,7 +7,6 @@ use std::net::IpAddr;
 
 use depmap_edges::{EdgeKey, EdgeStats};
 use rusqlite::{params, OptionalExtension};
-use rustc_hash::FxHashMap;
 
 use super::schema::{SOURCE_FLOWS, SOURCE_PACKETS};
 use super::{classify, Store};
@@ -197,6 +196,10 @@ fn write_batch(
     Ok(summary)
 }
 
+/// Edge ids by key. The keys come from traffic, so the hash is seeded
+/// (foldhash, as depmap-edges' maps; see its `table.rs`).
+type EdgeIds = foldhash::HashMap<EdgeKey, i64>;
+
 /// Adds edges' figures: per edge, an index lookup and then an update or an
 /// insert; returns what was added vs updated and each edge's row id (for
 /// its per-day rows).
@@ -210,13 +213,13 @@ fn upsert(
     tx: &rusqlite::Transaction<'_>,
     edges: &[(EdgeKey, EdgeStats)],
     marks: Marks<'_>,
-) -> Result<(UpsertSummary, FxHashMap<EdgeKey, i64>), rusqlite::Error> {
+) -> Result<(UpsertSummary, EdgeIds), rusqlite::Error> {
     let (sources, sampled) = match marks {
         Marks::Packets => (SOURCE_PACKETS, HashSet::new()),
         Marks::Flows { sampled } => (SOURCE_FLOWS, sampled.iter().copied().collect()),
     };
     let mut summary = UpsertSummary::default();
-    let mut ids = FxHashMap::with_capacity_and_hasher(edges.len(), Default::default());
+    let mut ids = EdgeIds::with_capacity_and_hasher(edges.len(), Default::default());
     let mut find = tx.prepare_cached(
         "SELECT id FROM edges WHERE client = ?1 AND server = ?2 AND port = ?3 AND proto = ?4",
     )?;
@@ -372,7 +375,7 @@ fn bulk_insert(
     edges: &[(EdgeKey, EdgeStats)],
     sources: i64,
     sampled: &HashSet<EdgeKey>,
-    ids: &mut FxHashMap<EdgeKey, i64>,
+    ids: &mut EdgeIds,
 ) -> Result<(), rusqlite::Error> {
     // Each edge's key as the unique index orders it: client and server as
     // text (compared bytewise, as SQLite's BINARY collation does), then
