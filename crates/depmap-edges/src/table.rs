@@ -831,7 +831,11 @@ impl EdgeAgg {
 /// alternation pinned to one CPU, 31 runs each: 2,048.3 M instructions
 /// with FxHash, 2,063.0 M with foldhash (+0.7%, cachegrind); CPU time best
 /// 383.9 ms against 387.3 ms (+0.9%), median 449.8 against 451.0 ms (+0.3%).
-/// Within the 2% allowed, so foldhash everywhere.
+/// Again on the later store code, with the store's map switched too:
+/// 2,139.3 M against 2,153.7 M instructions (+0.7%), CPU best +1.3% and
+/// -0.1% in two busy spells of 31 runs each (paired run by run, +2.9% and
+/// +1.1%; the medians, +4% and +16%, followed the neighbours). Within the
+/// 2% allowed on the best and on instructions, so foldhash everywhere.
 ///
 /// The seeds are kept in the table itself: foldhash's `SeedableRandomState`
 /// reaches its shared seed through a pointer, one more load before the
