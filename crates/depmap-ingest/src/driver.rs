@@ -155,6 +155,8 @@ impl Driver {
         for s in self.all() {
             s.start(sink.clone())?;
         }
+        // Every source is known to the observer before anything can change it.
+        observe(&self.snapshot());
         let mut tick = interval(self.settings.flush_interval);
         tick.tick().await;
         let mut publish = interval(PUBLISH_EVERY);
@@ -326,7 +328,9 @@ impl Driver {
                 continue;
             }
             let opened = Interface::open(n.clone()).map_err(|e| e.to_string());
-            match opened.and_then(|mut i| i.start(sink.clone()).map(|_| i).map_err(|e| e.to_string())) {
+            match opened
+                .and_then(|mut i| i.start(sink.clone()).map(|_| i).map_err(|e| e.to_string()))
+            {
                 Ok(i) => self.interfaces.push(i),
                 Err(e) => tracing::error!(interface = %n.interface, error = %e,
                     "cannot open the interface added by the reload (with `user` set, reload_interfaces = true keeps CAP_NET_RAW for this); it is not captured"),

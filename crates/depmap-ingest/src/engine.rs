@@ -367,9 +367,7 @@ impl Engine {
             flows_active: self.agg.table.active_flows() as u64,
             names_not_remembered: self.agg.names.not_remembered(),
             decoder: self.pipe.decoder(),
-            sets_waiting: self
-                .sets_at_end
-                .unwrap_or_else(|| self.pipe.pending_sets()),
+            sets_waiting: self.sets_at_end.unwrap_or_else(|| self.pipe.pending_sets()),
             records: self.pipe.aggregator(),
             edges_pending: (self.agg.table.pending_edges() + self.held_edges) as u64,
             flush: self.flush,

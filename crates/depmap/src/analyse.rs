@@ -10,7 +10,7 @@ use depmap_store::Store;
 
 use crate::cli::{BaselineArgs, DriftArgs, ReportFormat};
 
-pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&args.db.db)?;
     let c = coverage(&store.activity()?);
     if let ReportFormat::Json = args.format {
@@ -71,7 +71,7 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn drift_cmd(args: DriftArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn drift_cmd(args: DriftArgs) -> anyhow::Result<ExitCode> {
     let since = humantime::parse_duration(&args.since).with_context(|| {
         format!(
             "--since {:?} is not a duration; use days such as 7d or 14d",

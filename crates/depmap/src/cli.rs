@@ -6,22 +6,22 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The default database path when neither `--db` nor `DEPMAP_DB` is given.
-pub const DEFAULT_DB: &str = "depmap.db";
+pub(crate) const DEFAULT_DB: &str = "depmap.db";
 
 /// depmap learns which services really talk to which from packet captures,
 /// and turns that into a dependency map and segmentation rules.
 #[derive(Debug, Parser)]
 #[command(name = "depmap", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug); DEPMAP_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Read pcap/pcapng files and add their dependency edges to the store.
     Ingest(IngestArgs),
     /// Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP and add
@@ -53,46 +53,46 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Where to write the capture, the store, the map and the draft.
     #[arg(long, value_name = "DIR", default_value = "depmap-demo")]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 /// Where the store is.
 #[derive(Debug, Args)]
-pub struct DbArg {
+pub(crate) struct DbArg {
     /// The SQLite database (a relative path is taken from the current
     /// directory).
     #[arg(long, env = "DEPMAP_DB", value_name = "PATH", default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    pub(crate) db: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// Ingest a file again even if its content was ingested before (its
     /// counts are then added twice).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// The most flows tracked at once; past it the longest-idle flow is
     /// finished early (counted, never dropped).
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub max_flows: usize,
+    pub(crate) max_flows: usize,
     /// The files hold flow exports (NetFlow v5/v9, IPFIX, sFlow v5 over
     /// UDP, e.g. captured at a collector): decode the export datagrams
     /// inside them as if received on the wire, instead of mapping the
     /// captured packets themselves. Never guessed without this flag.
     #[arg(long)]
-    pub flows: bool,
+    pub(crate) flows: bool,
     /// Capture files (pcap or pcapng, told apart by content).
     #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     /// The JSON map (schema in docs/JSON.md).
     Json,
     /// Graphviz DOT: render with `dot -Tsvg map.dot -o map.svg`.
@@ -102,31 +102,31 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// Output format.
     #[arg(long, value_enum)]
-    pub format: ExportFormat,
+    pub(crate) format: ExportFormat,
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Edges first seen in this many last days of data are drawn as new.
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
-    pub new_days: i32,
+    pub(crate) new_days: i32,
     /// Names, roles and labels of hosts: a TOML or CSV file mapping
     /// addresses and networks to them (docs/INVENTORY.md).
     #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    pub(crate) inventory: Option<PathBuf>,
     /// One node per host, or one per inventory role (hosts without a role
     /// stay as themselves); json and dot only.
     #[arg(long, value_enum, default_value = "host", value_name = "BY")]
-    pub group_by: GroupByArg,
+    pub(crate) group_by: GroupByArg,
     /// Draw DNS, NTP, monitoring scrapes and services most hosts use as one
     /// "shared infrastructure" node (rule in docs/INVENTORY.md); json and
     /// dot only.
     #[arg(long)]
-    pub shared_tier: bool,
+    pub(crate) shared_tier: bool,
     /// With --shared-tier: a service reached by more than this fraction of
     /// the client hosts (and by at least 3) is shared too.
     #[arg(
@@ -135,11 +135,11 @@ pub struct ExportArgs {
         default_value_t = 0.8,
         requires = "shared_tier"
     )]
-    pub shared_fraction: f64,
+    pub(crate) shared_fraction: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupByArg {
+pub(crate) enum GroupByArg {
     /// One node per host.
     Host,
     /// One node per inventory role.
@@ -147,21 +147,21 @@ pub enum GroupByArg {
 }
 
 #[derive(Debug, Args)]
-pub struct PruneArgs {
+pub(crate) struct PruneArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// How much per-day activity to keep, counted back from the last day
     /// with data (not the clock), in whole days: 35d, 5w, ...
     #[arg(long, value_name = "DURATION")]
-    pub keep: String,
+    pub(crate) keep: String,
     /// Afterwards rewrite the file so it shrinks (SQLite VACUUM; needs free
     /// space about the database's size).
     #[arg(long)]
-    pub vacuum: bool,
+    pub(crate) vacuum: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// A table for people.
     Table,
     /// JSON for programs.
@@ -169,38 +169,38 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct BaselineArgs {
+pub(crate) struct BaselineArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
     /// How many services to list.
     #[arg(long, default_value_t = 10)]
-    pub top: usize,
+    pub(crate) top: usize,
 }
 
 #[derive(Debug, Args)]
-pub struct DriftArgs {
+pub(crate) struct DriftArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The recent period, at the end of the data, compared with the baseline
     /// before it (whole days: 7d, 14d, ...).
     #[arg(long, default_value = "7d", value_name = "DURATION")]
-    pub since: String,
+    pub(crate) since: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct PolicyArgs {
+pub(crate) struct PolicyArgs {
     #[command(subcommand)]
-    pub command: PolicyCommand,
+    pub(crate) command: PolicyCommand,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Draft allow-rules per service, with their evidence, from a learning window.
     Draft(PolicyDraftArgs),
     /// Replay recorded traffic against a draft and list what it would deny
@@ -228,68 +228,68 @@ pub enum PolicyCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct PolicyDraftArgs {
+pub(crate) struct PolicyDraftArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// First day of the learning window (YYYY-MM-DD, UTC) [default: all data].
     #[arg(long, value_name = "DATE")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last day of the learning window (YYYY-MM-DD, UTC) [default: all data].
     #[arg(long, value_name = "DATE")]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Draft only the services of these servers: a network or address
     /// (10.0.4.0/24) or an inventory role (db, or role:db; needs --inventory).
     #[arg(long, value_name = "ROLE|CIDR")]
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// Names and roles of hosts (docs/INVENTORY.md), for a --scope role.
     #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    pub(crate) inventory: Option<PathBuf>,
     /// Edges active on fewer days than this go to review instead of allow.
     #[arg(long, value_name = "N", default_value_t = 1)]
-    pub min_days: u32,
+    pub(crate) min_days: u32,
     /// Edges with fewer connections than this go to review instead of allow.
     #[arg(long, value_name = "N", default_value_t = 2)]
-    pub min_connections: u64,
+    pub(crate) min_connections: u64,
     /// The change ticket the rules are drafted under.
     #[arg(long, value_name = "TICKET")]
-    pub ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
     /// Who owns the rules.
     #[arg(long, value_name = "OWNER")]
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     /// The rules expire this long after drafting (e.g. 90d).
     #[arg(long, value_name = "DURATION")]
-    pub expires: Option<String>,
+    pub(crate) expires: Option<String>,
     /// Where to write the draft (JSON, docs/POLICY.md).
     #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Who drafts, for the stored version and the audit trail [default:
     /// $SUDO_USER, else $USER].
     #[arg(long, value_name = "WHO")]
-    pub by: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct PolicySimulateArgs {
+pub(crate) struct PolicySimulateArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The draft to test.
     #[arg(long, value_name = "FILE")]
-    pub policy: PathBuf,
+    pub(crate) policy: PathBuf,
     /// First day of traffic to replay (YYYY-MM-DD, UTC) [default: all].
     #[arg(long, value_name = "DATE")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last day of traffic to replay (YYYY-MM-DD, UTC) [default: all].
     #[arg(long, value_name = "DATE")]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Print the denied edges as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Replay these packet captures (pcap/pcapng) instead of the store,
     /// through the same aggregation as `ingest`, storing nothing.
     #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub pcap: Vec<PathBuf>,
+    pub(crate) pcap: Vec<PathBuf>,
     /// Replay the flow exports (NetFlow/IPFIX/sFlow) inside these captures
     /// instead of the store, as `ingest --flows` reads them, storing nothing.
     #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub flows: Vec<PathBuf>,
+    pub(crate) flows: Vec<PathBuf>,
 }

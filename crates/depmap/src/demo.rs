@@ -4,7 +4,6 @@
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::process::{Command, ExitCode};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use depmap_edges::FlowConfig;
@@ -15,9 +14,10 @@ use depmap_store::Store;
 use depmap_synth::{Role, Scenario};
 
 use crate::cli::DemoArgs;
-use crate::ingest::{ingest_file, print_report, Outcome};
+use crate::ingest::print_report;
+use depmap_ingest::{ingest_file, Outcome};
 
-pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.dir;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let pcap = dir.join("demo.pcap");
@@ -48,13 +48,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         summary.file_bytes as f64 / 1e6
     );
 
+    let clock = crate::ingest::clock()?;
     let mut store = Store::open(&db)?;
-    match ingest_file(&mut store, &pcap, FlowConfig::default(), true)? {
+    let mut bar = crate::ingest::Bar::default();
+    match ingest_file(
+        &mut store,
+        &pcap,
+        FlowConfig::default(),
+        true,
+        &*clock,
+        &mut bar,
+    )? {
         Outcome::Done(report) => {
             println!("2. mapped it into {}:", db.display());
-            print_report(&pcap, &report, None);
+            print_report(&pcap, &report, false);
         }
-        Outcome::Partial(_, err) | Outcome::Rejected(err) => return Err(err),
+        Outcome::Partial(_, err) => return Err(err.into()),
+        Outcome::Repeat(r) => anyhow::bail!("{r}"),
     }
 
     // The inventory a company would keep, written from the scenario's host
@@ -109,10 +119,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         roles_dot.display()
     );
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
+    let now = clock.now_ns();
     let mut d = draft(
         map.edges(),
         &DraftOptions {

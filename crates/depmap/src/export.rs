@@ -11,7 +11,7 @@ use depmap_store::Store;
 use crate::cli::{ExportArgs, ExportFormat, GroupByArg};
 
 /// What is written: the host map, or a grouped view of it.
-pub enum View<'a> {
+pub(crate) enum View<'a> {
     /// One node per host (`depmap.map/v1`).
     Hosts(&'a Map),
     /// Roles and/or a shared tier (`depmap.groupmap/v1`).
@@ -20,7 +20,7 @@ pub enum View<'a> {
 
 impl View<'_> {
     /// The JSON export.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         match self {
             View::Hosts(m) => m.to_json(),
             View::Grouped(g) => g.to_json(),
@@ -28,7 +28,7 @@ impl View<'_> {
     }
 
     /// The DOT export.
-    pub fn to_dot(&self) -> String {
+    pub(crate) fn to_dot(&self) -> String {
         match self {
             View::Hosts(m) => m.to_dot(),
             View::Grouped(g) => g.to_dot(),
@@ -80,7 +80,7 @@ fn group_options(args: &ExportArgs) -> anyhow::Result<GroupOptions> {
     Ok(options)
 }
 
-pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let options = group_options(&args)?;
     let inventory = match &args.inventory {
         Some(path) => Some(crate::inventory::load(path)?),
@@ -130,7 +130,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn write(view: &View<'_>, format: ExportFormat, w: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write(view: &View<'_>, format: ExportFormat, w: &mut impl Write) -> io::Result<()> {
     match (format, view) {
         (ExportFormat::Json, _) => {
             w.write_all(view.to_json().as_bytes())?;

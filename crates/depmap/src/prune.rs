@@ -10,7 +10,7 @@ use crate::cli::PruneArgs;
 
 /// Parses a whole number of days (at least one) from a humantime duration
 /// such as `35d` or `5w`; `flag` names the flag in errors.
-pub fn whole_days(flag: &str, value: &str) -> anyhow::Result<i32> {
+pub(crate) fn whole_days(flag: &str, value: &str) -> anyhow::Result<i32> {
     let d = humantime::parse_duration(value).with_context(|| {
         format!("{flag} {value:?} is not a duration; use days such as 35d (or weeks: 5w)")
     })?;
@@ -23,7 +23,7 @@ pub fn whole_days(flag: &str, value: &str) -> anyhow::Result<i32> {
     i32::try_from(secs / 86_400).with_context(|| format!("{flag} {value:?} is too long"))
 }
 
-pub fn run(args: PruneArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let keep = whole_days("--keep", &args.keep)?;
     let mut store = Store::open_existing(&args.db.db)?;
     let before = store.activity_row_count()?;

@@ -98,7 +98,7 @@ struct RawListener {
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Lines for people.
     Human,
     /// One JSON object a line.
@@ -107,7 +107,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Parses `human` or `json`; `key` names the setting in errors.
-    pub fn parse(key: &str, s: &str) -> anyhow::Result<LogFormat> {
+    pub(crate) fn parse(key: &str, s: &str) -> anyhow::Result<LogFormat> {
         match s {
             "human" => Ok(LogFormat::Human),
             "json" => Ok(LogFormat::Json),
@@ -118,18 +118,18 @@ impl LogFormat {
 
 /// A flow-export listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listener {
+pub(crate) struct Listener {
     /// Where to bind.
-    pub address: SocketAddr,
+    pub(crate) address: SocketAddr,
     /// Exporters allowed.
-    pub allow: Vec<Cidr>,
+    pub(crate) allow: Vec<Cidr>,
     /// Receive buffer in bytes.
-    pub recv_buffer: usize,
+    pub(crate) recv_buffer: usize,
 }
 
 impl Listener {
     /// The capture crate's listener settings.
-    pub fn listener_config(&self) -> depmap_capture::ListenerConfig {
+    pub(crate) fn listener_config(&self) -> depmap_capture::ListenerConfig {
         depmap_capture::ListenerConfig {
             recv_buffer: Some(self.recv_buffer),
             allow: AllowList(self.allow.clone()),
@@ -139,64 +139,64 @@ impl Listener {
 
 /// A directory watched for capture files.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// The directory.
-    pub directory: PathBuf,
+    pub(crate) directory: PathBuf,
     /// How often to look.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
 }
 
 /// The validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
+pub(crate) struct Config {
     /// The store path.
-    pub store: PathBuf,
+    pub(crate) store: PathBuf,
     /// Flush period.
-    pub flush_interval: Duration,
+    pub(crate) flush_interval: Duration,
     /// Days of activity to keep.
-    pub retention_days: Option<i32>,
+    pub(crate) retention_days: Option<i32>,
     /// Flow-table bound.
-    pub max_flows: usize,
+    pub(crate) max_flows: usize,
     /// Bound on edges held while the store fails.
-    pub max_pending_edges: usize,
+    pub(crate) max_pending_edges: usize,
     /// User to run as.
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Keep CAP_NET_RAW for reloads.
-    pub reload_interfaces: bool,
+    pub(crate) reload_interfaces: bool,
     /// Metrics address.
-    pub metrics: Option<SocketAddr>,
+    pub(crate) metrics: Option<SocketAddr>,
     /// Log format.
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// Interfaces.
-    pub interfaces: Vec<LiveConfig>,
+    pub(crate) interfaces: Vec<LiveConfig>,
     /// Flow listeners.
-    pub listeners: Vec<Listener>,
+    pub(crate) listeners: Vec<Listener>,
     /// Watched directories.
-    pub watches: Vec<Watch>,
+    pub(crate) watches: Vec<Watch>,
 }
 
 /// Default flush period.
-pub const DEFAULT_FLUSH: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_FLUSH: Duration = Duration::from_secs(30);
 /// Default bound on edges held while the store cannot be written.
-pub const DEFAULT_MAX_PENDING_EDGES: usize = 1_000_000;
+pub(crate) const DEFAULT_MAX_PENDING_EDGES: usize = 1_000_000;
 
 impl Config {
     /// Reads and validates the file.
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         Config::parse(&text).with_context(|| format!("config file {}", path.display()))
     }
 
     /// Parses and validates config text.
-    pub fn parse(text: &str) -> anyhow::Result<Config> {
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Config> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         validate(raw)
     }
 
     /// One line per setting a reload cannot apply live, comparing `self`
     /// (running) with `new`.
-    pub fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+    pub(crate) fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.store != new.store {
             v.push("store");

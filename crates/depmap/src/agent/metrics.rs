@@ -13,111 +13,159 @@
 //! the server: relaxed atomics, no lock on the packet path.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use depmap_capture::LiveStats;
+use depmap_ingest::{Snapshot, SourceStats, WatchCounts};
 use depmap_wire::Malformed;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The largest request read.
-pub const MAX_REQUEST: usize = 8 << 10;
+pub(crate) const MAX_REQUEST: usize = 8 << 10;
 /// How long a client may take to send its request.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once; more wait in the kernel's backlog.
-pub const MAX_CONNECTIONS: usize = 16;
-
-/// Per-interface capture counters, written by the interface's thread.
-#[derive(Debug, Default)]
-pub struct InterfaceStats {
-    /// Frames captured.
-    pub frames: AtomicU64,
-    /// Captured bytes.
-    pub bytes: AtomicU64,
-    /// Packets dropped by the kernel (buffer full).
-    pub kernel_drops: AtomicU64,
-    /// Packets dropped by the interface or driver.
-    pub interface_drops: AtomicU64,
-    /// Whether the capture thread is running.
-    pub up: AtomicBool,
-}
-
-/// Per-listener counters.
-#[derive(Debug)]
-pub struct ListenerEntry {
-    /// The bound address.
-    pub addr: std::net::SocketAddr,
-    /// The listener's counters.
-    pub stats: Arc<depmap_capture::udp::ListenerStats>,
-    /// Kernel drop counter.
-    pub drops: depmap_capture::udp::KernelDrops,
-}
+pub(crate) const MAX_CONNECTIONS: usize = 16;
 
 /// Everything the agent counts.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// Frames decoded.
-    pub frames: AtomicU64,
+    pub(crate) frames: AtomicU64,
     /// IP packets.
-    pub packets: AtomicU64,
+    pub(crate) packets: AtomicU64,
     /// IP bytes.
-    pub bytes: AtomicU64,
+    pub(crate) bytes: AtomicU64,
     /// Frames that were not IP.
-    pub non_ip: AtomicU64,
+    pub(crate) non_ip: AtomicU64,
     /// Malformed frames by reason.
-    pub malformed: [AtomicU64; Malformed::ALL.len()],
+    pub(crate) malformed: [AtomicU64; Malformed::ALL.len()],
     /// Flows in the table.
-    pub flows_active: AtomicU64,
+    pub(crate) flows_active: AtomicU64,
     /// Flows created.
-    pub flows_created: AtomicU64,
+    pub(crate) flows_created: AtomicU64,
     /// Flows finished early at `max_flows`.
-    pub flows_evicted: AtomicU64,
+    pub(crate) flows_evicted: AtomicU64,
     /// Flow records aggregated.
-    pub flow_records: AtomicU64,
+    pub(crate) flow_records: AtomicU64,
     /// Malformed flow-export datagrams.
-    pub flow_malformed: AtomicU64,
+    pub(crate) flow_malformed: AtomicU64,
     /// Edges waiting for the next flush (in the table and held back).
-    pub edges_pending: AtomicU64,
+    pub(crate) edges_pending: AtomicU64,
     /// Edges written (added or updated) by successful flushes.
-    pub edges_written: AtomicU64,
+    pub(crate) edges_written: AtomicU64,
     /// Edges dropped because the store failed past `max_pending_edges`.
-    pub edges_dropped: AtomicU64,
+    pub(crate) edges_dropped: AtomicU64,
     /// Packets whose figures successful flushes committed.
-    pub packets_flushed: AtomicU64,
+    pub(crate) packets_flushed: AtomicU64,
     /// Successful flushes.
-    pub flushes: AtomicU64,
+    pub(crate) flushes: AtomicU64,
     /// Flushes started before the interval because of `max_pending_edges`.
-    pub flushes_early: AtomicU64,
+    pub(crate) flushes_early: AtomicU64,
     /// Failed flushes.
-    pub flush_errors: AtomicU64,
+    pub(crate) flush_errors: AtomicU64,
     /// Failed flushes in a row (0 when the last one worked).
-    pub flush_failing: AtomicU64,
+    pub(crate) flush_failing: AtomicU64,
     /// Duration of the last flush in microseconds.
-    pub flush_last_us: AtomicU64,
+    pub(crate) flush_last_us: AtomicU64,
     /// Total flush time in microseconds.
-    pub flush_total_us: AtomicU64,
+    pub(crate) flush_total_us: AtomicU64,
     /// Store file size (database plus WAL).
-    pub store_bytes: AtomicU64,
+    pub(crate) store_bytes: AtomicU64,
     /// Activity rows deleted by retention.
-    pub retention_deleted: AtomicU64,
+    pub(crate) retention_deleted: AtomicU64,
     /// Capture files from watched directories ingested.
-    pub files_ingested: AtomicU64,
+    pub(crate) files_ingested: AtomicU64,
     /// Capture files skipped as already ingested.
-    pub files_repeated: AtomicU64,
+    pub(crate) files_repeated: AtomicU64,
     /// Capture files that failed (not captures, or the store failed).
-    pub files_failed: AtomicU64,
+    pub(crate) files_failed: AtomicU64,
     /// Configuration reloads applied.
-    pub reloads: AtomicU64,
+    pub(crate) reloads: AtomicU64,
     /// Reloads refused (bad file).
-    pub reload_errors: AtomicU64,
+    pub(crate) reload_errors: AtomicU64,
     /// The flush interval in force, in milliseconds.
-    pub flush_interval_ms: AtomicU64,
+    pub(crate) flush_interval_ms: AtomicU64,
     /// Open metrics connections.
-    pub connections: AtomicUsize,
-    /// Interfaces by name.
-    pub interfaces: Mutex<Vec<(String, Arc<InterfaceStats>)>>,
+    pub(crate) connections: AtomicUsize,
+    /// Interfaces (those a reload removed stay, down).
+    pub(crate) interfaces: Mutex<Vec<SourceStats>>,
     /// Flow listeners.
-    pub listeners: Mutex<Vec<ListenerEntry>>,
+    pub(crate) listeners: Mutex<Vec<SourceStats>>,
+}
+
+/// The one place the engine's counters reach the atomics served at
+/// `/metrics`: called by the driver with every [`Snapshot`].
+pub(crate) fn publish(m: &Metrics, s: &Snapshot) {
+    let p = &s.packets;
+    set(&m.frames, p.frames);
+    set(&m.packets, p.ip_packets);
+    set(&m.bytes, p.ip_bytes);
+    set(&m.non_ip, p.non_ip.iter().sum());
+    for (a, v) in m.malformed.iter().zip(p.malformed) {
+        set(a, v);
+    }
+    set(&m.flows_active, s.flows_active);
+    set(&m.flows_created, s.flow_table.flows_created);
+    set(&m.flows_evicted, s.flow_table.flows_evicted);
+    set(&m.flow_records, s.records.records);
+    set(&m.flow_malformed, s.decoder.malformed_total());
+    set(&m.edges_pending, s.edges_pending);
+    let f = &s.flush;
+    set(&m.edges_written, f.added + f.updated);
+    set(&m.edges_dropped, f.edges_dropped);
+    set(&m.packets_flushed, f.packets_flushed);
+    set(&m.flushes, f.flushes);
+    set(&m.flushes_early, f.early);
+    set(&m.flush_errors, f.errors);
+    set(&m.flush_failing, f.failing);
+    set(&m.flush_last_us, f.last_duration.as_micros() as u64);
+    set(&m.flush_total_us, f.total_duration.as_micros() as u64);
+    set(&m.store_bytes, f.store_bytes);
+    set(&m.retention_deleted, f.retention_deleted);
+    set(&m.flush_interval_ms, s.flush_interval.as_millis() as u64);
+    set(&m.reloads, s.reloads);
+    let mut files = WatchCounts::default();
+    let mut listeners = Vec::new();
+    let mut now: Vec<SourceStats> = Vec::new();
+    for src in &s.sources {
+        match src {
+            SourceStats::Interface { .. } => now.push(src.clone()),
+            SourceStats::Listener { .. } => listeners.push(src.clone()),
+            SourceStats::Watch { files: w, .. } => {
+                files.ingested += w.ingested;
+                files.repeated += w.repeated;
+                files.failed += w.failed;
+            }
+        }
+    }
+    set(&m.files_ingested, files.ingested);
+    set(&m.files_repeated, files.repeated);
+    set(&m.files_failed, files.failed);
+    if let Ok(mut l) = m.listeners.lock() {
+        *l = listeners;
+    }
+    if let Ok(mut ifs) = m.interfaces.lock() {
+        let name = |s: &SourceStats| match s {
+            SourceStats::Interface { name, .. } => name.clone(),
+            _ => String::new(),
+        };
+        for old in ifs.iter_mut() {
+            if let SourceStats::Interface { name: n, up, .. } = old {
+                if !now.iter().any(|s| name(s) == *n) {
+                    *up = false;
+                }
+            }
+        }
+        for s in now {
+            match ifs.iter_mut().find(|o| name(o) == name(&s)) {
+                Some(o) => *o = s,
+                None => ifs.push(s),
+            }
+        }
+    }
 }
 
 fn get(a: &AtomicU64) -> u64 {
@@ -125,12 +173,12 @@ fn get(a: &AtomicU64) -> u64 {
 }
 
 /// Sets a counter or gauge (one writer).
-pub fn set(a: &AtomicU64, v: u64) {
+pub(crate) fn set(a: &AtomicU64, v: u64) {
     a.store(v, Ordering::Relaxed);
 }
 
 /// Adds to a counter.
-pub fn add(a: &AtomicU64, v: u64) {
+pub(crate) fn add(a: &AtomicU64, v: u64) {
     a.fetch_add(v, Ordering::Relaxed);
 }
 
@@ -148,6 +196,14 @@ impl Out {
     }
 }
 
+/// An interface's name, counters and state.
+fn interface(s: &SourceStats) -> Option<(&str, LiveStats, bool)> {
+    match s {
+        SourceStats::Interface { name, live, up } => Some((name.as_str(), *live, *up)),
+        _ => None,
+    }
+}
+
 /// Label values escaped as the text format wants.
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -157,7 +213,7 @@ fn esc(s: &str) -> String {
 
 impl Metrics {
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut o = Out(String::with_capacity(4096));
         o.one(
             "frames_total",
@@ -207,27 +263,27 @@ impl Metrics {
                 "counter",
                 "Frames captured, by interface.",
             );
-            for (n, s) in &ifs {
+            for (n, s, _) in ifs.iter().filter_map(interface) {
                 let _ = writeln!(
                     o.0,
                     "depmap_capture_frames_total{{interface=\"{}\"}} {}",
                     esc(n),
-                    get(&s.frames)
+                    s.frames
                 );
             }
             o.head("capture_drops_total", "counter", "Packets lost before depmap saw them: kernel = capture buffer full, interface = NIC or driver.");
-            for (n, s) in &ifs {
+            for (n, s, _) in ifs.iter().filter_map(interface) {
                 let _ = writeln!(
                     o.0,
                     "depmap_capture_drops_total{{interface=\"{}\",where=\"kernel\"}} {}",
                     esc(n),
-                    get(&s.kernel_drops)
+                    s.kernel_drops
                 );
                 let _ = writeln!(
                     o.0,
                     "depmap_capture_drops_total{{interface=\"{}\",where=\"interface\"}} {}",
                     esc(n),
-                    get(&s.interface_drops)
+                    s.interface_drops
                 );
             }
             o.head(
@@ -235,12 +291,12 @@ impl Metrics {
                 "gauge",
                 "1 while the interface's capture runs.",
             );
-            for (n, s) in &ifs {
+            for (n, _, up) in ifs.iter().filter_map(interface) {
                 let _ = writeln!(
                     o.0,
                     "depmap_capture_up{{interface=\"{}\"}} {}",
                     esc(n),
-                    u8::from(s.up.load(Ordering::Relaxed))
+                    u8::from(up)
                 );
             }
         }
@@ -253,27 +309,36 @@ impl Metrics {
             );
             if let Ok(ls) = &ls {
                 for l in ls.iter() {
-                    let _ = writeln!(
-                        o.0,
-                        "depmap_listener_datagrams_total{{listen=\"{}\"}} {}",
-                        l.addr,
-                        get(&l.stats.datagrams)
-                    );
+                    if let SourceStats::Listener {
+                        addr, datagrams, ..
+                    } = l
+                    {
+                        let _ = writeln!(
+                            o.0,
+                            "depmap_listener_datagrams_total{{listen=\"{addr}\"}} {datagrams}"
+                        );
+                    }
                 }
                 o.head("listener_drops_total", "counter", "Datagrams dropped: kernel = socket buffer full, denied = exporter not allowed.");
                 for l in ls.iter() {
-                    if let Some(d) = l.drops.read() {
+                    let SourceStats::Listener {
+                        addr,
+                        denied,
+                        kernel_drops,
+                        ..
+                    } = l
+                    else {
+                        continue;
+                    };
+                    if let Some(d) = kernel_drops {
                         let _ = writeln!(
                             o.0,
-                            "depmap_listener_drops_total{{listen=\"{}\",where=\"kernel\"}} {d}",
-                            l.addr
+                            "depmap_listener_drops_total{{listen=\"{addr}\",where=\"kernel\"}} {d}"
                         );
                     }
                     let _ = writeln!(
                         o.0,
-                        "depmap_listener_drops_total{{listen=\"{}\",where=\"denied\"}} {}",
-                        l.addr,
-                        get(&l.stats.denied)
+                        "depmap_listener_drops_total{{listen=\"{addr}\",where=\"denied\"}} {denied}"
                     );
                 }
             }
@@ -419,7 +484,7 @@ impl Metrics {
 }
 
 /// Serves `/metrics` and `/healthz` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -507,7 +572,13 @@ mod tests {
         add(&m.packets, 3);
         m.interfaces
             .lock()
-            .map(|mut v| v.push(("lo".into(), Arc::new(InterfaceStats::default()))))
+            .map(|mut v| {
+                v.push(SourceStats::Interface {
+                    name: "lo".into(),
+                    live: LiveStats::default(),
+                    up: true,
+                })
+            })
             .ok();
         let text = m.render();
         assert!(text.contains("depmap_packets_total 3\n"), "{text}");

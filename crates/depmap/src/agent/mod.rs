@@ -3,11 +3,10 @@
 //! ([`run`]); the agent adds a config file, SIGHUP reloads, metrics and
 //! privilege dropping. See docs/AGENT.md.
 
-pub mod config;
-pub mod metrics;
-pub mod privs;
-pub mod run;
-pub mod watch;
+pub(crate) mod config;
+pub(crate) mod metrics;
+pub(crate) mod privs;
+pub(crate) mod run;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,52 +22,52 @@ use config::{Config, LogFormat};
 /// `depmap agent` flags. Facts about the deployment live in the config
 /// file; the flags only override for a run.
 #[derive(Debug, Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// The TOML config file (deploy/depmap.toml is a commented example).
     #[arg(long, value_name = "PATH")]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     /// Validate the config file and exit: 0 when good, 1 with a message
     /// naming the key otherwise.
     #[arg(long)]
-    pub check_config: bool,
+    pub(crate) check_config: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics (overrides the
     /// `metrics` key).
     #[arg(long, value_name = "ADDR:PORT")]
-    pub metrics: Option<SocketAddr>,
+    pub(crate) metrics: Option<SocketAddr>,
     /// Log format: human or json (overrides the `log_format` key).
     #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    pub(crate) log_format: Option<String>,
 }
 
 /// `depmap capture` flags.
 #[derive(Debug, Args)]
-pub struct CaptureArgs {
+pub(crate) struct CaptureArgs {
     #[command(flatten)]
-    pub db: crate::cli::DbArg,
+    pub(crate) db: crate::cli::DbArg,
     /// The interface to capture on (needs root or CAP_NET_RAW).
     #[arg(long, short = 'i', value_name = "IF")]
-    pub interface: String,
+    pub(crate) interface: String,
     /// A BPF filter in tcpdump syntax, e.g. "tcp or udp".
     #[arg(long, value_name = "BPF")]
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// Stop after this long (e.g. 10m); without it, run until SIGINT/SIGTERM.
     #[arg(long, value_name = "DURATION")]
-    pub duration: Option<String>,
+    pub(crate) duration: Option<String>,
     /// How often the edges gathered so far are written to the store.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub flush_interval: String,
+    pub(crate) flush_interval: String,
     /// Bytes kept of each frame.
     #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_SNAPLEN)]
-    pub snaplen: u32,
+    pub(crate) snaplen: u32,
     /// The kernel capture buffer in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_BUFFER_BYTES)]
-    pub buffer_bytes: u32,
+    pub(crate) buffer_bytes: u32,
     /// Promiscuous mode.
     #[arg(long)]
-    pub promiscuous: bool,
+    pub(crate) promiscuous: bool,
     /// The most flows tracked at once.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub max_flows: usize,
+    pub(crate) max_flows: usize,
 }
 
 fn init_logging(format: LogFormat, default: &str) {
@@ -84,7 +83,7 @@ fn init_logging(format: LogFormat, default: &str) {
 }
 
 /// `depmap agent`.
-pub fn agent(args: AgentArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+pub(crate) fn agent(args: AgentArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let flag_format = match &args.log_format {
         Some(f) => Some(LogFormat::parse("--log-format", f)?),
         None => None,
@@ -124,7 +123,7 @@ pub fn agent(args: AgentArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 }
 
 /// `depmap capture`.
-pub fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let parse = |flag: &str, v: &str| -> anyhow::Result<Duration> {
         humantime::parse_duration(v)
             .with_context(|| format!("{flag} {v:?}: expected a duration such as 30s or 10m"))
@@ -177,7 +176,11 @@ pub fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         duration,
         drop_privileges: false,
     })?;
-    for (name, st) in &s.interfaces {
+    let snap = &s.snapshot;
+    for (name, st) in snap.sources.iter().filter_map(|src| match src {
+        depmap_ingest::SourceStats::Interface { name, live, .. } => Some((name, live)),
+        _ => None,
+    }) {
         println!(
             "captured on {name}: {} frames ({:.1} MB captured); dropped: kernel {} (capture buffer full), interface {}",
             st.frames,
@@ -188,7 +191,11 @@ pub fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "  {} IP packets; edges: {} added, {} updated in {} flushes ({} failed)",
-        s.packets, s.written.added, s.written.updated, s.flushes.0, s.flushes.1
+        snap.packets.ip_packets,
+        snap.flush.added,
+        snap.flush.updated,
+        snap.flush.flushes,
+        snap.flush.errors
     );
     if s.lost_edges > 0 {
         eprintln!(

@@ -20,17 +20,17 @@ use nix::unistd::{Gid, Uid, User};
 
 /// What the process ended up as, for the start-up log line.
 #[derive(Debug)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     /// The user name (or uid) now in force.
-    pub user: String,
+    pub(crate) user: String,
     /// The capabilities still effective.
-    pub kept: Vec<String>,
+    pub(crate) kept: Vec<String>,
 }
 
 /// Switches to `user` (when given and different from the current user),
 /// clears all capabilities but `CAP_NET_RAW` when `keep_net_raw`, and sets
 /// no-new-privileges. Errors name the user and the step that failed.
-pub fn drop_privileges(user: Option<&str>, keep_net_raw: bool) -> anyhow::Result<Dropped> {
+pub(crate) fn drop_privileges(user: Option<&str>, keep_net_raw: bool) -> anyhow::Result<Dropped> {
     let mut keep = CapsHashSet::new();
     if keep_net_raw {
         keep.insert(Capability::CAP_NET_RAW);
