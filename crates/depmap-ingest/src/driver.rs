@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use depmap_capture::{DatagramBatch, FrameBatch, LiveConfig};
+use depmap_edges::FlowConfig;
 use depmap_store::{Store, StoreError, UpsertSummary};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Interval, MissedTickBehavior};
@@ -83,18 +84,19 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// A driver writing to the store at `store_path` (`store`: already
-    /// open, or `None` to open it at the first flush).
+    /// A driver with a flow table set up by `flow`, writing to the store at
+    /// `store_path` (`store`: already open, or `None` to open it at the
+    /// first flush).
     pub fn new(
-        engine: EngineConfig,
+        flow: FlowConfig,
         settings: Settings,
         clock: Arc<dyn Clock>,
         store: Option<Store>,
         store_path: PathBuf,
     ) -> Driver {
         let mut engine = Engine::new(EngineConfig {
+            flow,
             max_pending_edges: settings.max_pending_edges,
-            ..engine
         });
         engine.note_store_bytes(store_size(&store_path));
         Driver {
@@ -262,13 +264,7 @@ impl Driver {
             }
             Err(e) => {
                 tracing::error!(error = %e, "the flush task failed");
-                // Its edges are gone with it; the engine may flush again.
-                self.engine.flushed(Flushed {
-                    result: Ok(FlushReport::default()),
-                    commit: Commit::default(),
-                    took: Duration::ZERO,
-                    store_bytes: 0,
-                });
+                self.engine.flush_abandoned();
             }
         }
     }

@@ -337,6 +337,13 @@ impl Engine {
         }
     }
 
+    /// The flush under way will not report (its task died): its edges are
+    /// gone with it, and the next flush may start.
+    pub fn flush_abandoned(&mut self) {
+        self.in_flight = false;
+        self.held_edges = self.held.edges();
+    }
+
     /// The end of the input: finishes every flow, gives up on data sets
     /// still waiting for a template, releases flow records waiting for
     /// their partner, and returns everything left to write (with what

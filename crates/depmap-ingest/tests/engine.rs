@@ -12,8 +12,7 @@ use std::time::Duration;
 use depmap_capture::FrameBatch;
 use depmap_edges::FlowConfig;
 use depmap_ingest::{
-    Clock, Control, Driver, EngineConfig, RunningClock, Settings, Sink, Snapshot, Source,
-    SourceStats, Summary,
+    Clock, Control, Driver, RunningClock, Settings, Sink, Snapshot, Source, SourceStats, Summary,
 };
 use depmap_store::Store;
 use tokio::sync::mpsc;
@@ -109,14 +108,17 @@ impl Running {
             max_pending_edges: max_pending,
             retention_days: None,
         };
-        let engine = EngineConfig {
-            flow: FlowConfig {
-                max_flows,
-                ..FlowConfig::default()
-            },
-            max_pending_edges: max_pending,
+        let flow = FlowConfig {
+            max_flows,
+            ..FlowConfig::default()
         };
-        let mut d = Driver::new(engine, settings, Arc::clone(&clock), None, store.to_path_buf());
+        let mut d = Driver::new(
+            flow,
+            settings,
+            Arc::clone(&clock),
+            None,
+            store.to_path_buf(),
+        );
         d.source(Box::new(Script {
             steps,
             clock,

@@ -12,7 +12,7 @@ use clap::Args;
 use depmap_capture::{AllowList, Cidr, FileFormat, ListenerConfig};
 use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{DecoderCounters, FlowError, Format};
-use depmap_ingest::{Driver, EngineConfig, Listener, Outcome, Settings, SourceStats};
+use depmap_ingest::{Driver, Listener, Outcome, Settings, SourceStats};
 use depmap_store::{Store, UpsertSummary};
 
 pub(crate) use depmap_ingest::read_exports;
@@ -213,7 +213,7 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         };
         let path = store.path().to_path_buf();
         let mut driver = Driver::new(
-            EngineConfig::default(),
+            depmap_edges::FlowConfig::default(),
             settings,
             clock,
             Some(store),

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use depmap_edges::FlowConfig;
-use depmap_ingest::{
-    Control, Driver, EngineConfig, Interface, Listener, Settings, Summary, WatchDir,
-};
+use depmap_ingest::{Control, Driver, Interface, Listener, Settings, Summary, WatchDir};
 use depmap_store::Store;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
@@ -111,12 +109,8 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
         max_flows: cfg.max_flows,
         ..FlowConfig::default()
     };
-    let engine = EngineConfig {
-        flow,
-        max_pending_edges: cfg.max_pending_edges,
-    };
     let mut driver = Driver::new(
-        engine,
+        flow,
         settings(&cfg),
         Arc::clone(&clock),
         store,
