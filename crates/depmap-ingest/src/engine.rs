@@ -382,3 +382,96 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::FixedClock;
+    use std::path::PathBuf;
+
+    /// A batch of TCP SYNs (LINKTYPE_RAW) from 10.1.0.1 to 10.2.0.1 on `ports`.
+    fn syns(ports: std::ops::Range<u16>) -> FrameBatch {
+        let mut b = FrameBatch::new();
+        for port in ports {
+            let mut p = vec![
+                0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 1, 0, 1, 10, 2, 0, 1,
+            ];
+            p.extend_from_slice(&40_000u16.to_be_bytes());
+            p.extend_from_slice(&port.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+            b.push(101, 1_000, &p, p.len() as u32);
+        }
+        b
+    }
+
+    fn failed(commit: Commit) -> Flushed {
+        Flushed {
+            result: Err(StoreError::Missing {
+                path: PathBuf::from("x.db"),
+            }),
+            commit,
+            took: Duration::from_millis(1),
+            store_bytes: 0,
+        }
+    }
+
+    fn ok(packets: u64) -> Flushed {
+        Flushed {
+            result: Ok(FlushReport {
+                packets,
+                ..FlushReport::default()
+            }),
+            commit: Commit::default(),
+            took: Duration::from_millis(1),
+            store_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn a_flush_is_asked_for_taken_once_and_given_back_on_failure() {
+        let clock = FixedClock(2_000);
+        let mut e = Engine::new(EngineConfig::default());
+        e.on_frames(&syns(1..4));
+        assert!(e.poll_flush(&clock).is_none(), "not due yet");
+        e.on_tick();
+        let c = e.poll_flush(&clock).unwrap();
+        assert_eq!(c.edges(), 3, "open flows are folded in");
+        assert!(e.flush_in_flight());
+        e.on_tick();
+        assert!(e.poll_flush(&clock).is_none(), "one flush at a time");
+        e.flushed(failed(c));
+        assert_eq!(e.snapshot().flush.errors, 1);
+        assert_eq!(e.snapshot().edges_pending, 3);
+        e.on_frames(&syns(3..5));
+        e.on_tick();
+        let c = e.poll_flush(&clock).unwrap();
+        assert_eq!(c.packets(), 5, "held edges ride with the next flush");
+        e.flushed(ok(c.packets()));
+        let s = e.snapshot();
+        assert_eq!((s.flush.flushes, s.flush.failing), (1, 0));
+        assert_eq!(s.flush.packets_flushed, 5);
+        assert_eq!(s.edges_pending, 0);
+    }
+
+    #[test]
+    fn held_edges_past_the_bound_are_dropped_except_at_the_end() {
+        let clock = FixedClock(2_000);
+        let mut e = Engine::new(EngineConfig {
+            max_pending_edges: 2,
+            ..EngineConfig::default()
+        });
+        e.on_frames(&syns(1..4));
+        e.on_tick();
+        let c = e.poll_flush(&clock).unwrap();
+        e.flushed(failed(c));
+        assert_eq!(e.snapshot().flush.edges_dropped, 3);
+        assert_eq!(e.held_edges(), 0);
+        e.on_frames(&syns(5..9));
+        let last = e.finish();
+        assert_eq!(last.edges(), 4);
+        e.flushed(failed(last));
+        assert_eq!(e.held_edges(), 4, "kept to be reported as lost");
+        assert_eq!(e.snapshot().flush.edges_dropped, 3);
+    }
+}
