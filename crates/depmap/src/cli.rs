@@ -1,6 +1,7 @@
 //! Command-line flags. Validation that clap cannot express happens in the
 //! command modules, with errors that name the flag.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -26,13 +27,13 @@ pub(crate) enum Command {
     Ingest(IngestArgs),
     /// Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP and add
     /// their edges to the store until SIGINT or SIGTERM.
-    Collect(crate::flows::CollectArgs),
+    Collect(CollectArgs),
     /// Capture live on an interface and add the edges to the store, until
     /// --duration passes or SIGINT/SIGTERM.
-    Capture(crate::agent::CaptureArgs),
+    Capture(CaptureArgs),
     /// Run as a long-lived agent: every source in a config file at once,
     /// periodic flushes, SIGHUP reloads, metrics (docs/AGENT.md).
-    Agent(crate::agent::AgentArgs),
+    Agent(AgentArgs),
     /// Write the stored map as JSON, Graphviz DOT or CSV.
     Export(ExportArgs),
     /// How complete the baseline is: span, gaps, business-cycle coverage,
@@ -66,6 +67,83 @@ pub(crate) struct DbArg {
     /// directory).
     #[arg(long, env = "DEPMAP_DB", value_name = "PATH", default_value = DEFAULT_DB)]
     pub(crate) db: PathBuf,
+}
+
+/// `depmap collect` flags.
+#[derive(Debug, Args)]
+pub(crate) struct CollectArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+    /// Address and port to receive NetFlow v5/v9, IPFIX and sFlow v5 on
+    /// (UDP; the format is told from each datagram). Repeat for several
+    /// sockets, e.g. `--listen 0.0.0.0:2055 --listen 0.0.0.0:6343`.
+    /// Port 0 picks a free port, printed at start.
+    #[arg(long, required = true, value_name = "ADDR:PORT")]
+    pub(crate) listen: Vec<SocketAddr>,
+    /// Accept datagrams only from exporters in this network (ADDR or
+    /// ADDR/PREFIX; repeat for several). Others are dropped and counted.
+    /// Without it every source is accepted.
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) allow_exporter: Vec<String>,
+    /// Receive buffer to ask the kernel for, per socket, in bytes. Without
+    /// root (CAP_NET_ADMIN) Linux caps it at net.core.rmem_max.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub(crate) recv_buffer: usize,
+    /// How often the edges gathered so far are written to the store (one
+    /// transaction each), e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) flush_interval: String,
+}
+
+/// `depmap agent` flags. Facts about the deployment live in the config
+/// file; the flags only override for a run.
+#[derive(Debug, Args)]
+pub(crate) struct AgentArgs {
+    /// The TOML config file (deploy/depmap.toml is a commented example).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) config: PathBuf,
+    /// Validate the config file and exit: 0 when good, 1 with a message
+    /// naming the key otherwise.
+    #[arg(long)]
+    pub(crate) check_config: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (overrides the
+    /// `metrics` key).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics: Option<SocketAddr>,
+    /// Log format: human or json (overrides the `log_format` key).
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) log_format: Option<String>,
+}
+
+/// `depmap capture` flags.
+#[derive(Debug, Args)]
+pub(crate) struct CaptureArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+    /// The interface to capture on (needs root or CAP_NET_RAW).
+    #[arg(long, short = 'i', value_name = "IF")]
+    pub(crate) interface: String,
+    /// A BPF filter in tcpdump syntax, e.g. "tcp or udp".
+    #[arg(long, value_name = "BPF")]
+    pub(crate) filter: Option<String>,
+    /// Stop after this long (e.g. 10m); without it, run until SIGINT/SIGTERM.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) duration: Option<String>,
+    /// How often the edges gathered so far are written to the store.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) flush_interval: String,
+    /// Bytes kept of each frame.
+    #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_SNAPLEN)]
+    pub(crate) snaplen: u32,
+    /// The kernel capture buffer in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_BUFFER_BYTES)]
+    pub(crate) buffer_bytes: u32,
+    /// Promiscuous mode.
+    #[arg(long)]
+    pub(crate) promiscuous: bool,
+    /// The most flows tracked at once.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub(crate) max_flows: usize,
 }
 
 #[derive(Debug, Args)]

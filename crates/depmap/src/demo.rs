@@ -48,7 +48,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         summary.file_bytes as f64 / 1e6
     );
 
-    let clock = crate::ingest::clock()?;
+    let clock = crate::clock::fixed()?;
     let mut store = Store::open(&db)?;
     let mut bar = crate::ingest::Bar::default();
     match ingest_file(

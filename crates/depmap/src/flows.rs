@@ -3,12 +3,10 @@
 //! Both run `depmap_ingest`'s flow pipeline; `collect` is the agent's
 //! driver with listeners only. See `docs/FLOWS.md`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
 use depmap_capture::{AllowList, Cidr, FileFormat, ListenerConfig};
 use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{DecoderCounters, FlowError, Format};
@@ -17,38 +15,12 @@ use depmap_store::{Store, UpsertSummary};
 
 pub(crate) use depmap_ingest::read_exports;
 
-use crate::cli::{DbArg, IngestArgs};
+use crate::cli::{CollectArgs, IngestArgs};
 use crate::ingest::nonzero;
-
-/// `depmap collect` flags.
-#[derive(Debug, Args)]
-pub(crate) struct CollectArgs {
-    #[command(flatten)]
-    pub(crate) db: DbArg,
-    /// Address and port to receive NetFlow v5/v9, IPFIX and sFlow v5 on
-    /// (UDP; the format is told from each datagram). Repeat for several
-    /// sockets, e.g. `--listen 0.0.0.0:2055 --listen 0.0.0.0:6343`.
-    /// Port 0 picks a free port, printed at start.
-    #[arg(long, required = true, value_name = "ADDR:PORT")]
-    pub(crate) listen: Vec<SocketAddr>,
-    /// Accept datagrams only from exporters in this network (ADDR or
-    /// ADDR/PREFIX; repeat for several). Others are dropped and counted.
-    /// Without it every source is accepted.
-    #[arg(long, value_name = "CIDR")]
-    pub(crate) allow_exporter: Vec<String>,
-    /// Receive buffer to ask the kernel for, per socket, in bytes. Without
-    /// root (CAP_NET_ADMIN) Linux caps it at net.core.rmem_max.
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
-    pub(crate) recv_buffer: usize,
-    /// How often the edges gathered so far are written to the store (one
-    /// transaction each), e.g. 30s, 5m.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub(crate) flush_interval: String,
-}
 
 /// `depmap ingest --flows FILE...`.
 pub(crate) fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let clock = crate::ingest::clock()?;
+    let clock = crate::clock::fixed()?;
     let mut store = Store::open(&args.db.db)?;
     let mut failures = 0usize;
     for path in &args.files {
@@ -198,7 +170,7 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         recv_buffer: Some(args.recv_buffer),
         allow: AllowList(allow),
     };
-    let clock = crate::ingest::running_clock()?;
+    let clock = crate::clock::running()?;
     let store = Store::open(&args.db.db)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -4,11 +4,10 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
 use depmap_edges::FlowConfig;
-use depmap_ingest::{Clock, FileReport, FixedClock, Outcome, Progress, RunningClock, SystemClock};
+use depmap_ingest::{Clock, FileReport, Outcome, Progress};
 use depmap_store::{Batch, Store};
 use depmap_wire::{Malformed, NonIp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -18,32 +17,11 @@ use crate::cli::IngestArgs;
 /// Files smaller than this get no progress bar: they finish too fast to need one.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
-/// The clock of this command: fixed at `DEPMAP_NOW` when set, else the
-/// system clock.
-pub(crate) fn clock() -> anyhow::Result<Arc<dyn Clock>> {
-    Ok(match std::env::var_os(crate::policy_life::NOW_VAR) {
-        Some(_) => Arc::new(FixedClock(crate::policy_life::now()?)),
-        None => Arc::new(SystemClock),
-    })
-}
-
-/// The clock of a long run: starts at `DEPMAP_NOW` when set and runs on,
-/// else the system clock.
-pub(crate) fn running_clock() -> anyhow::Result<Arc<dyn Clock>> {
-    Ok(match std::env::var_os(crate::policy_life::NOW_VAR) {
-        Some(_) => Arc::new(RunningClock::starting_at(crate::policy_life::now()?)),
-        None => Arc::new(SystemClock),
-    })
-}
-
 pub(crate) fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    if args.flows {
-        return crate::flows::ingest(args);
-    }
     if args.max_flows == 0 {
         anyhow::bail!("--max-flows must be at least 1 (it bounds the flows tracked at once)");
     }
-    let clock = clock()?;
+    let clock = crate::clock::fixed()?;
     let mut store = Store::open(&args.db.db)?;
     let cfg = FlowConfig {
         max_flows: args.max_flows,

@@ -4,6 +4,7 @@
 mod agent;
 mod analyse;
 mod cli;
+mod clock;
 mod demo;
 mod export;
 mod flows;
@@ -57,6 +58,7 @@ fn end_quietly_on_closed_stdout() {
 
 fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {
     match args.command {
+        cli::Command::Ingest(a) if a.flows => flows::ingest(a),
         cli::Command::Ingest(a) => ingest::run(a),
         cli::Command::Collect(a) => flows::collect(a),
         cli::Command::Capture(a) => agent::capture(a),

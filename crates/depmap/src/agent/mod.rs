@@ -8,67 +8,13 @@ pub(crate) mod metrics;
 pub(crate) mod privs;
 pub(crate) mod run;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
 use depmap_capture::LiveConfig;
 
 use config::{Config, LogFormat};
-
-/// `depmap agent` flags. Facts about the deployment live in the config
-/// file; the flags only override for a run.
-#[derive(Debug, Args)]
-pub(crate) struct AgentArgs {
-    /// The TOML config file (deploy/depmap.toml is a commented example).
-    #[arg(long, value_name = "PATH")]
-    pub(crate) config: PathBuf,
-    /// Validate the config file and exit: 0 when good, 1 with a message
-    /// naming the key otherwise.
-    #[arg(long)]
-    pub(crate) check_config: bool,
-    /// Serve Prometheus metrics at http://ADDR/metrics (overrides the
-    /// `metrics` key).
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub(crate) metrics: Option<SocketAddr>,
-    /// Log format: human or json (overrides the `log_format` key).
-    #[arg(long, value_name = "FORMAT")]
-    pub(crate) log_format: Option<String>,
-}
-
-/// `depmap capture` flags.
-#[derive(Debug, Args)]
-pub(crate) struct CaptureArgs {
-    #[command(flatten)]
-    pub(crate) db: crate::cli::DbArg,
-    /// The interface to capture on (needs root or CAP_NET_RAW).
-    #[arg(long, short = 'i', value_name = "IF")]
-    pub(crate) interface: String,
-    /// A BPF filter in tcpdump syntax, e.g. "tcp or udp".
-    #[arg(long, value_name = "BPF")]
-    pub(crate) filter: Option<String>,
-    /// Stop after this long (e.g. 10m); without it, run until SIGINT/SIGTERM.
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) duration: Option<String>,
-    /// How often the edges gathered so far are written to the store.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub(crate) flush_interval: String,
-    /// Bytes kept of each frame.
-    #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_SNAPLEN)]
-    pub(crate) snaplen: u32,
-    /// The kernel capture buffer in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_BUFFER_BYTES)]
-    pub(crate) buffer_bytes: u32,
-    /// Promiscuous mode.
-    #[arg(long)]
-    pub(crate) promiscuous: bool,
-    /// The most flows tracked at once.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub(crate) max_flows: usize,
-}
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEPMAP_LOG")
@@ -83,7 +29,7 @@ fn init_logging(format: LogFormat, default: &str) {
 }
 
 /// `depmap agent`.
-pub(crate) fn agent(args: AgentArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+pub(crate) fn agent(args: crate::cli::AgentArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let flag_format = match &args.log_format {
         Some(f) => Some(LogFormat::parse("--log-format", f)?),
         None => None,
@@ -123,7 +69,7 @@ pub(crate) fn agent(args: AgentArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 }
 
 /// `depmap capture`.
-pub(crate) fn capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn capture(args: crate::cli::CaptureArgs) -> anyhow::Result<ExitCode> {
     let parse = |flag: &str, v: &str| -> anyhow::Result<Duration> {
         humantime::parse_duration(v)
             .with_context(|| format!("{flag} {v:?}: expected a duration such as 30s or 10m"))

@@ -53,7 +53,7 @@ pub(crate) fn run(opts: Options) -> anyhow::Result<Summary> {
 
 async fn run_async(opts: Options) -> anyhow::Result<Summary> {
     let cfg = opts.config;
-    let clock = crate::ingest::running_clock()?;
+    let clock = crate::clock::running()?;
     let signals = Signals::new(true)?;
     let metrics = Arc::new(Metrics::default());
 
