@@ -16,14 +16,12 @@ use std::time::{Duration, Instant};
 
 use depmap_capture::{DatagramBatch, FrameBatch, LiveConfig};
 use depmap_edges::FlowConfig;
-use depmap_store::{Store, StoreError, UpsertSummary};
+use depmap_store::{Commit, MapStore, Store, StoreError};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::source::Joining;
-use crate::{
-    Clock, Commit, Engine, EngineConfig, FlushReport, Flushed, Interface, Sink, Snapshot, Source,
-};
+use crate::{Clock, Engine, EngineConfig, FlushReport, Flushed, Interface, Sink, Snapshot, Source};
 
 /// Batches of frames waiting between the readers and the loop.
 const FRAME_BATCHES: usize = 16;
@@ -371,7 +369,7 @@ fn write(
         };
         commit.compact();
         let packets = commit.packets();
-        let (a, b) = s.write_sources(&commit.packets, &commit.flows, &commit.sampled)?;
+        let upsert = s.commit(&commit)?;
         let mut pruned = 0;
         if let Some(keep) = retention_days {
             // Retention failing (disk full while deleting is possible) is
@@ -383,10 +381,7 @@ fn write(
             }
         }
         Ok(FlushReport {
-            upsert: UpsertSummary {
-                added: a.added + b.added,
-                updated: a.updated + b.updated,
-            },
+            upsert,
             packets,
             pruned,
         })

@@ -4,63 +4,11 @@ use std::time::Duration;
 
 use depmap_capture::{DatagramBatch, FrameBatch};
 use depmap_edges::flowrec::RecordCounters;
-use depmap_edges::{EdgeKey, FlowConfig, FlowCounters, PacketAggregator, PacketCounters};
+use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator, PacketCounters};
 use depmap_flows::DecoderCounters;
-use depmap_store::{Batch, StoreError, UpsertSummary};
+use depmap_store::{Batch, Commit, StoreError, UpsertSummary};
 
 use crate::{Clock, Pipeline, SourceStats};
-
-/// Everything one flush writes in one transaction, held back while the
-/// store fails.
-#[derive(Debug, Default)]
-pub struct Commit {
-    /// Edges, activity and names from packets.
-    pub packets: Batch,
-    /// Edges and activity from flow exports.
-    pub flows: Batch,
-    /// Flow edges whose figures were sampled.
-    pub sampled: Vec<EdgeKey>,
-}
-
-impl Commit {
-    /// Appends `other`'s rows (call [`Commit::compact`] to merge repeats).
-    pub fn absorb(&mut self, other: Commit) {
-        self.packets.absorb(other.packets);
-        self.flows.absorb(other.flows);
-        self.sampled.extend(other.sampled);
-    }
-
-    /// Merges figures of the same edge (a held-back flush plus newer data).
-    pub fn compact(&mut self) {
-        self.packets.compact();
-        self.flows.compact();
-        self.sampled.sort_unstable();
-        self.sampled.dedup();
-    }
-
-    /// Edge rows held.
-    pub fn edges(&self) -> usize {
-        self.packets.edges.len() + self.flows.edges.len()
-    }
-
-    /// Whether there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.edges() == 0
-            && self.packets.activity.is_empty()
-            && self.packets.names.is_empty()
-            && self.flows.activity.is_empty()
-    }
-
-    /// Packets (or flow-record packets) whose figures the commit carries.
-    pub fn packets(&self) -> u64 {
-        self.packets
-            .edges
-            .iter()
-            .chain(&self.flows.edges)
-            .map(|(_, s)| s.packets())
-            .sum()
-    }
-}
 
 /// What a successful flush did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -280,6 +228,7 @@ impl Engine {
             packets,
             flows,
             sampled,
+            ..Commit::default()
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
 use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{detect_format, DecoderCounters};
-use depmap_store::{NewIngest, Store, UpsertSummary};
+use depmap_store::{Commit, MapStore, NewIngest, Store, UpsertSummary};
 use depmap_wire::{decode, ipproto, Decoded, LinkType};
 
 use crate::digest::open_hashed;
@@ -105,8 +105,15 @@ pub fn ingest_flows_file(
         complete: read.is_ok(),
         error: read.as_ref().err().map(|e| e.to_string()),
     };
+    let (edges, n_sampled) = (batch.edges.len(), sampled.len());
+    let commit = Commit {
+        flows: batch,
+        sampled,
+        ingest: Some(ingest),
+        ..Commit::default()
+    };
     let upsert = store
-        .commit_flow_ingest(&ingest, &batch, &sampled)
+        .commit(&commit)
         .map_err(|source| IngestError::Commit {
             path: path.to_path_buf(),
             source,
@@ -117,8 +124,8 @@ pub fn ingest_flows_file(
         size,
         decoder,
         records,
-        edges: batch.edges.len(),
-        sampled: sampled.len(),
+        edges,
+        sampled: n_sampled,
         upsert,
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
 use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator, PacketCounters};
-use depmap_store::{Batch, NewIngest, Store, UpsertSummary};
+use depmap_store::{Batch, Commit, MapStore, NewIngest, Store, UpsertSummary};
 
 use crate::digest::{content_hash, fingerprint, open_hashed};
 use crate::{Clock, IngestError, Outcome, Repeat};
@@ -101,8 +101,13 @@ pub fn ingest_file<P: Progress>(
         complete: read.is_ok(),
         error: read.as_ref().err().map(|e| e.to_string()),
     };
+    let commit = Commit {
+        packets: batch,
+        ingest: Some(ingest),
+        ..Commit::default()
+    };
     report.upsert = store
-        .commit_ingest(&ingest, &batch)
+        .commit(&commit)
         .map_err(|source| IngestError::Commit {
             path: path.to_path_buf(),
             source,

@@ -4,8 +4,8 @@
 //! The core, [`Engine`], does no I/O and reads no clock, like smoltcp's
 //! `Interface::poll(timestamp)`: it takes batches ([`Engine::on_frames`],
 //! [`Engine::on_datagrams`]), is told when a flush interval has passed
-//! ([`Engine::on_tick`]), hands back what to write
-//! ([`Engine::poll_flush`], given a [`Clock`]) and hears how the write went
+//! ([`Engine::on_tick`]), hands back what to write (a
+//! [`depmap_store::Commit`], from [`Engine::poll_flush`], given a [`Clock`]) and hears how the write went
 //! ([`Engine::flushed`]): on failure the edges come back and are merged
 //! into the next flush, up to `max_pending_edges`. It owns the packet
 //! aggregator (decoder, flow table, names) and the flow-record
@@ -56,7 +56,7 @@ use std::path::PathBuf;
 pub use clock::{Clock, FixedClock, RunningClock, SystemClock};
 pub use digest::{open_hashed, Hashed, HashingReader};
 pub use driver::{Control, Driver, Settings, Summary};
-pub use engine::{Commit, Engine, EngineConfig, FlushCounters, FlushReport, Flushed, Snapshot};
+pub use engine::{Engine, EngineConfig, FlushCounters, FlushReport, Flushed, Snapshot};
 pub use exports::{ingest_flows_file, read_exports, CaptureReport, FlowsReport, FLOWS_KIND};
 pub use file::{aggregate, ingest_file, FileReport, Progress};
 pub use pipeline::Pipeline;
