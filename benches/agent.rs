@@ -9,7 +9,7 @@
 //!    `PacketAggregator` (decode, flow table, names) and, every flush
 //!    interval, ends idle flows, folds open ones, and writes edges, per-day
 //!    activity and names to the store in one transaction
-//!    (`Store::write_sources`). This benchmark replays the benchmark capture
+//!    (`MapStore::commit`). This benchmark replays the benchmark capture
 //!    through that same path: the frames are first loaded into owned
 //!    batches of 256 (what the capture thread delivers; reading the file is
 //!    not part of the measurement), then aggregated with a flush every 30 s
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use common::cpu;
 use depmap_capture::FileReader;
 use depmap_edges::{FlowConfig, FlowTable, PacketAggregator, NANOS_PER_SEC};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, Commit, MapStore, Store};
 use nix::sys::resource::UsageWho;
 
 /// Frames per batch from the capture thread.
@@ -92,7 +92,10 @@ fn flush(agg: &mut PacketAggregator, store: &mut Store, now: i64) -> Duration {
         names: agg.names.take(),
     };
     store
-        .write_sources(&packets, &Batch::default(), &[])
+        .commit(&Commit {
+            packets,
+            ..Commit::default()
+        })
         .unwrap();
     t.elapsed()
 }
