@@ -34,8 +34,8 @@ pub struct Flushed {
     pub store_bytes: u64,
 }
 
-/// The flush and store figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The flush and store figures (serde lists its fields for the metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FlushCounters {
     /// Successful flushes.
     pub flushes: u64,

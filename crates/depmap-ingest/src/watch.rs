@@ -30,7 +30,7 @@ pub const MAX_FILES: usize = 100_000;
 const JOIN_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Files from a watched directory, by result.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WatchCounts {
     /// Ingested (wholly or up to an error in the file).
     pub ingested: u64,
