@@ -96,7 +96,7 @@ impl Driver {
             flow,
             max_pending_edges: settings.max_pending_edges,
         });
-        engine.note_store_bytes(store_size(&store_path));
+        engine.note_store_bytes(depmap_store::store_size(&store_path));
         Driver {
             engine,
             settings,
@@ -340,17 +340,6 @@ fn interval(period: Duration) -> Interval {
     t
 }
 
-/// The store's size on disk: the database and its WAL.
-pub(crate) fn store_size(path: &Path) -> u64 {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    [path.to_path_buf(), PathBuf::from(wal)]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
 /// One flush, on the blocking pool: opens the store if needed, writes
 /// everything in one transaction, applies retention after a good write.
 /// A connection that failed may hold a broken transaction state, so it is
@@ -374,10 +363,8 @@ fn write(
         if let Some(keep) = retention_days {
             // Retention failing (disk full while deleting is possible) is
             // not a lost flush: the next one tries again.
-            if let Ok(Some(last)) = s.last_activity_day() {
-                pruned = s
-                    .prune_days_before(last.saturating_sub(keep - 1))
-                    .unwrap_or(0);
+            if let Ok(Some(r)) = s.keep_days(keep) {
+                pruned = r.deleted;
             }
         }
         Ok(FlushReport {
@@ -395,6 +382,6 @@ fn write(
         result,
         commit,
         took: started.elapsed(),
-        store_bytes: store_size(path),
+        store_bytes: depmap_store::store_size(path),
     }
 }
