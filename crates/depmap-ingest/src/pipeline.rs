@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use depmap_edges::flowrec::{PairingConfig, RecordAggregator, RecordCounters};
+use depmap_edges::flowrec::{FlowInput, PairingConfig, RecordAggregator, RecordCounters};
 use depmap_edges::EdgeKey;
 use depmap_flows::{DecoderCounters, FlowDecoder, FlowDecoderConfig, FlowRecord};
 use depmap_store::Batch;
@@ -40,7 +40,7 @@ impl Pipeline {
             .decode(exporter, payload, received_ns, &mut self.records);
         for r in &self.records {
             self.ip_bytes += r.bytes + r.reverse_bytes.unwrap_or(0);
-            self.agg.add(&r.edge_input());
+            self.agg.add(&FlowInput::from(r));
         }
     }
 

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use depmap_capture::{AllowList, Cidr, FileFormat, ListenerConfig};
+use depmap_capture::{AllowList, FileFormat, ListenerConfig};
 use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{DecoderCounters, FlowError, Format};
 use depmap_ingest::{Driver, Listener, Outcome, Settings, SourceStats};
+use depmap_model::Cidr;
 use depmap_store::{Store, UpsertSummary};
 
 pub(crate) use depmap_ingest::read_exports;
@@ -161,9 +162,8 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     }
     let mut allow = Vec::new();
     for text in &args.allow_exporter {
-        let cidr: Cidr = text
-            .parse()
-            .with_context(|| format!("--allow-exporter {text:?}"))?;
+        let cidr =
+            Cidr::parse_masked(text).with_context(|| format!("--allow-exporter {text:?}"))?;
         allow.push(cidr);
     }
     let cfg = ListenerConfig {
