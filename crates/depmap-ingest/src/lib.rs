@@ -60,8 +60,8 @@ pub use engine::{Engine, EngineConfig, FlushCounters, FlushReport, Flushed, Snap
 pub use exports::{ingest_flows_file, read_exports, CaptureReport, FlowsReport, FLOWS_KIND};
 pub use file::{aggregate, ingest_file, FileReport, Progress};
 pub use pipeline::Pipeline;
-pub use source::{Interface, Listener, Sink, Source, SourceStats};
-pub use watch::{WatchCounts, WatchDir, MAX_FILES};
+pub use source::{Interface, Listener, Sink, Source, SourceStats, WatchCounts};
+pub use watch::{WatchDir, MAX_FILES};
 
 use depmap_capture::CaptureError;
 use depmap_store::{IngestRecord, StoreError};

@@ -17,8 +17,6 @@ use depmap_capture::{
 };
 use tokio::sync::{mpsc, watch};
 
-use crate::WatchCounts;
-
 /// The most frames one capture thread hands over in one batch.
 const BATCH_FRAMES: usize = 4096;
 /// The most captured bytes in one batch: with the driver's frame channel
@@ -109,6 +107,17 @@ pub enum SourceStats {
         /// Files by result.
         files: WatchCounts,
     },
+}
+
+/// Files from a watched directory, by result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WatchCounts {
+    /// Ingested (wholly or up to an error in the file).
+    pub ingested: u64,
+    /// Skipped: the content is in the store already.
+    pub repeated: u64,
+    /// Failed: not a capture, or the store failed (tried again later).
+    pub failed: u64,
 }
 
 /// Something that feeds the driver: opened (with whatever privileges that

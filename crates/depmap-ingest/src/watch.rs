@@ -20,7 +20,7 @@ use depmap_edges::FlowConfig;
 use depmap_store::Store;
 use tokio::sync::watch;
 
-use crate::source::Joining;
+use crate::source::{Joining, WatchCounts};
 use crate::{chain, ingest_file, Clock, Outcome, Sink, Source, SourceStats};
 
 /// The most directory entries considered per look.
@@ -28,17 +28,6 @@ pub const MAX_FILES: usize = 100_000;
 
 /// How long shutdown waits for a file being ingested.
 const JOIN_DEADLINE: Duration = Duration::from_secs(1);
-
-/// Files from a watched directory, by result.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct WatchCounts {
-    /// Ingested (wholly or up to an error in the file).
-    pub ingested: u64,
-    /// Skipped: the content is in the store already.
-    pub repeated: u64,
-    /// Failed: not a capture, or the store failed (tried again later).
-    pub failed: u64,
-}
 
 #[derive(Debug, Default)]
 struct Counts {
