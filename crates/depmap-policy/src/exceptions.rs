@@ -1,6 +1,8 @@
 //! Time-bound exceptions: allows granted by a person under a ticket, which
 //! a draft carries only until they expire.
 //!
+//! The exception itself is the store's row ([`ExceptionRow`], with
+//! [`ExceptionRow::state`]): one type from the table to the draft.
 //! [`apply_exceptions`] takes the time as an argument: an exception is
 //! active while `now < expires_at` and it is not revoked. Active exceptions
 //! become allow rules marked with [`ExceptionMark`]; expired ones are listed
@@ -12,81 +14,22 @@ use std::net::IpAddr;
 use depmap_model::rfc3339;
 use serde::{Deserialize, Serialize};
 
+use depmap_store::{ExceptionRow, ExceptionState, NewException};
+
 use crate::{AllowRule, Evidence, PolicyDraft, ServicePolicy};
 
-/// An exception as granted (read from the store by the caller).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Exception {
-    /// Its number in the store.
-    pub id: i64,
-    /// Client address or network (`10.0.9.7`, `10.0.9.0/24`).
-    pub client: String,
-    /// Server address.
-    pub server: String,
-    /// Server port.
-    pub port: u16,
-    /// `tcp`, `udp`, ...
-    pub proto: String,
-    /// When it was granted (ns since the epoch).
-    pub created_at: i64,
-    /// When it stops (ns since the epoch).
-    pub expires_at: i64,
-    /// The change ticket.
-    pub ticket: String,
-    /// Why it was granted.
-    pub reason: String,
-    /// Who granted it.
-    pub author: String,
-    /// Whether it was revoked before it expired.
-    pub revoked: bool,
-}
-
-/// Where an exception stands at a given time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExceptionState {
-    /// Granted and not yet expired.
-    Active,
-    /// Past its expiry.
-    Expired,
-    /// Revoked by a person.
-    Revoked,
-}
-
-impl ExceptionState {
-    /// `active`, `expired`, `revoked`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExceptionState::Active => "active",
-            ExceptionState::Expired => "expired",
-            ExceptionState::Revoked => "revoked",
-        }
-    }
-}
-
-impl Exception {
-    /// Its state at `now` (ns since the epoch): revoked beats expired.
-    pub fn state(&self, now: i64) -> ExceptionState {
-        if self.revoked {
-            ExceptionState::Revoked
-        } else if now >= self.expires_at {
-            ExceptionState::Expired
-        } else {
-            ExceptionState::Active
-        }
-    }
-
-    /// `client -> server:port/proto`.
-    pub fn describe(&self) -> String {
-        format!(
-            "allow {} -> {}:{}/{} until {} ({})",
-            self.client,
-            self.server,
-            self.port,
-            self.proto,
-            rfc3339(self.expires_at),
-            self.reason
-        )
-    }
+/// `allow client -> server:port/proto until EXPIRY (reason)`: how an
+/// exception is named in the audit trail and in messages.
+pub fn describe_exception(e: &NewException) -> String {
+    format!(
+        "allow {} -> {}:{}/{} until {} ({})",
+        e.client,
+        e.server,
+        e.port,
+        e.proto,
+        rfc3339(e.expires_at),
+        e.reason
+    )
 }
 
 /// What marks an allow rule as a time-bound exception.
@@ -157,15 +100,16 @@ pub fn client_matches(client: &str, ip: IpAddr) -> bool {
 /// An active exception whose client already has a learned rule for the
 /// same service adds no second rule (the learned one, backed by traffic,
 /// applies); a warning in the draft says so.
-pub fn apply_exceptions(d: &mut PolicyDraft, exceptions: &[Exception], now: i64) -> Vec<i64> {
+pub fn apply_exceptions(d: &mut PolicyDraft, exceptions: &[ExceptionRow], now: i64) -> Vec<i64> {
     let mut expired = Vec::new();
-    for e in exceptions {
-        match e.state(now) {
+    for row in exceptions {
+        let e = &row.exception;
+        match row.state(now) {
             ExceptionState::Revoked => {}
             ExceptionState::Expired => {
-                expired.push(e.id);
+                expired.push(row.id);
                 d.expired_exceptions.push(ExpiredException {
-                    id: e.id,
+                    id: row.id,
                     client: e.client.clone(),
                     server: e.server.clone(),
                     port: e.port,
@@ -175,7 +119,7 @@ pub fn apply_exceptions(d: &mut PolicyDraft, exceptions: &[Exception], now: i64)
                     expired_at: rfc3339(e.expires_at),
                 });
             }
-            ExceptionState::Active => add_rule(d, e),
+            ExceptionState::Active => add_rule(d, row.id, e),
         }
     }
     // Services stay in address order when an exception adds one.
@@ -184,7 +128,7 @@ pub fn apply_exceptions(d: &mut PolicyDraft, exceptions: &[Exception], now: i64)
     expired
 }
 
-fn add_rule(d: &mut PolicyDraft, e: &Exception) {
+fn add_rule(d: &mut PolicyDraft, id: i64, e: &NewException) {
     let pos = d
         .services
         .iter()
@@ -209,7 +153,7 @@ fn add_rule(d: &mut PolicyDraft, e: &Exception) {
     {
         d.warnings.push(format!(
             "exception #{} ({}) allows {} -> {}:{}/{}, which a rule learned from traffic already allows",
-            e.id, e.ticket, e.client, e.server, e.port, e.proto
+            id, e.ticket, e.client, e.server, e.port, e.proto
         ));
         return;
     }
@@ -232,7 +176,7 @@ fn add_rule(d: &mut PolicyDraft, e: &Exception) {
         ticket: Some(e.ticket.clone()),
         expires: Some(expires.clone()),
         exception: Some(ExceptionMark {
-            id: e.id,
+            id,
             ticket: e.ticket.clone(),
             reason: e.reason.clone(),
             granted_by: e.author.clone(),
@@ -249,19 +193,22 @@ mod tests {
     use crate::{draft, DraftOptions};
     use depmap_edges::{EdgeKey, EdgeStats, NANOS_PER_HOUR};
 
-    fn exception(id: i64, client: &str, port: u16, expires_at: i64) -> Exception {
-        Exception {
+    fn exception(id: i64, client: &str, port: u16, expires_at: i64) -> ExceptionRow {
+        ExceptionRow {
             id,
-            client: client.into(),
-            server: "10.0.0.9".into(),
-            port,
-            proto: "tcp".into(),
-            created_at: 0,
-            expires_at,
-            ticket: format!("INC-{id}"),
-            reason: "vendor support session".into(),
-            author: "alice".into(),
-            revoked: false,
+            exception: NewException {
+                client: client.into(),
+                server: "10.0.0.9".into(),
+                port,
+                proto: "tcp".into(),
+                created_at: 0,
+                expires_at,
+                ticket: format!("INC-{id}"),
+                reason: "vendor support session".into(),
+                author: "alice".into(),
+            },
+            revoked_at: None,
+            expiry_noted: false,
         }
     }
 
@@ -291,8 +238,8 @@ mod tests {
             exception(1, "10.0.8.0/24", 443, hour),
             exception(2, "10.0.7.7", 22, hour),
             exception(3, "10.0.0.1", 443, hour),
-            Exception {
-                revoked: true,
+            ExceptionRow {
+                revoked_at: Some(0),
                 ..exception(4, "10.0.6.6", 22, hour)
             },
         ];

@@ -39,13 +39,13 @@ use serde::{Deserialize, Serialize};
 mod diff;
 mod exceptions;
 mod lapse;
+pub mod lifecycle;
 pub mod render;
 mod scope;
 mod unused;
 pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, Side, DIFF_SCHEMA};
-pub use exceptions::{
-    apply_exceptions, client_matches, Exception, ExceptionMark, ExceptionState, ExpiredException,
-};
+pub use depmap_store::{ExceptionRow, ExceptionState, NewException};
+pub use exceptions::{apply_exceptions, client_matches, describe_exception, ExceptionMark, ExpiredException};
 pub use lapse::{drop_lapsed, LapsedRule};
 pub use scope::{scope_activity, scope_draft, Scope};
 pub use unused::{unused, UnusedReport, UnusedRule, GRACE_DAYS};
@@ -116,6 +116,13 @@ pub struct PolicyDraft {
     /// `role:NAME`; absent when it covers every service seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+impl PolicyDraft {
+    /// How many allow rules it has, over all services.
+    pub fn rule_count(&self) -> usize {
+        self.services.iter().map(|s| s.allow.len()).sum()
+    }
 }
 
 /// A name learned for an address, and how.

@@ -54,7 +54,8 @@ pub use batch::{Batch, Commit, Observer};
 pub use error::StoreError;
 pub use map::{Each, Filter, MapStore, Prefix, Retention};
 pub use policy::{
-    AuditRow, ExceptionRow, NewException, NewPolicyVersion, PolicyLog, PolicyVersion,
+    AuditRow, ExceptionRow, ExceptionState, NewException, NewPolicyVersion, PolicyLog,
+    PolicyVersion,
 };
 pub use records::{IngestRecord, NewIngest, UpsertSummary};
 pub use sqlite::{store_files, store_size, Store, MIGRATIONS, SOURCE_FLOWS, SOURCE_PACKETS};

@@ -82,6 +82,43 @@ pub struct ExceptionRow {
     pub expiry_noted: bool,
 }
 
+/// Where an exception stands at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExceptionState {
+    /// Granted and not yet expired.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked by a person.
+    Revoked,
+}
+
+impl ExceptionState {
+    /// `active`, `expired`, `revoked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExceptionState::Active => "active",
+            ExceptionState::Expired => "expired",
+            ExceptionState::Revoked => "revoked",
+        }
+    }
+}
+
+impl ExceptionRow {
+    /// Its state at `now` (ns since the epoch): active while `now <
+    /// expires_at` and not revoked; revoked beats expired. This is the one
+    /// definition drafts, listings and rollbacks use.
+    pub fn state(&self, now: i64) -> ExceptionState {
+        if self.revoked_at.is_some() {
+            ExceptionState::Revoked
+        } else if now >= self.exception.expires_at {
+            ExceptionState::Expired
+        } else {
+            ExceptionState::Active
+        }
+    }
+}
+
 /// One audit row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRow {

@@ -12,8 +12,8 @@ use std::ops::ControlFlow;
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
 
 use crate::{
-    Batch, Commit, EdgeOrigin, Filter, MapStore, NewException, NewIngest, NewPolicyVersion,
-    Observer, PolicyLog, Prefix,
+    Batch, Commit, EdgeOrigin, ExceptionState, Filter, MapStore, NewException, NewIngest,
+    NewPolicyVersion, Observer, PolicyLog, Prefix,
 };
 
 /// Opens the store of a name (see the module docs).
@@ -378,6 +378,13 @@ pub fn versions_exceptions_and_their_audit_rows<S: PolicyLog>(open: Open<'_, S>)
         .unwrap()
         .unwrap();
     assert_eq!(r.revoked_at, Some(500));
+    assert_eq!(
+        r.state(100),
+        ExceptionState::Revoked,
+        "revoked beats active"
+    );
+    assert_eq!(e.state(199), ExceptionState::Active);
+    assert_eq!(e.state(200), ExceptionState::Expired);
     let again = s
         .revoke_exception(e.id, 600, "carol", None)
         .unwrap()

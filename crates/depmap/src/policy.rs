@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use depmap_edges::calendar::days_from_civil;
-use depmap_policy::{draft_window, scope_activity, scope_draft, simulate, DraftOptions, Scope};
+use depmap_policy::lifecycle::{self, DraftRequest};
+use depmap_policy::{simulate, DraftOptions, Scope};
 use depmap_store::Store;
 
 use crate::cli::{PolicyArgs, PolicyCommand, PolicyDraftArgs, PolicySimulateArgs};
@@ -107,33 +108,25 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
              have it (docs/INVENTORY.md), or scope by network (e.g. --scope 10.0.4.0/24)"
         );
     }
-    let mut activity = store.activity()?;
-    if let Some(scope) = &scope {
-        scope_activity(&mut activity, scope, inventory.as_ref());
-    }
-    let mut d = draft_window(&activity, from, to, a.min_days, &opts);
-    let expired = policy_life::apply_exceptions(&store, &mut d, now)?;
-    if let Some(scope) = &scope {
-        // Exceptions for servers outside the scope belong to other drafts.
-        scope_draft(&mut d, scope, inventory.as_ref());
-        if d.services.is_empty() {
-            d.warnings.push(format!(
-                "no service in scope {}: no server seen in the window matches it",
-                scope.describe()
-            ));
-        }
-    }
-    // After the exceptions, so the names of their addresses are kept too.
-    depmap_policy::add_names(&mut d, &store.names()?);
+    let request = DraftRequest {
+        from_day: from,
+        to_day: to,
+        min_days: a.min_days,
+        options: opts,
+        scope: scope.as_ref(),
+        inventory: inventory.as_ref(),
+    };
+    let lifecycle::Drafted { draft: d, expired } = lifecycle::draft_from_store(&store, &request)?;
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", a.out.display()))?;
-    let version = policy_life::store_draft(&mut store, &d, &expired, now, &a.by, a.ticket.clone())?;
-    let rules: usize = d.services.iter().map(|s| s.allow.len()).sum();
+    let author = policy_life::who(&a.by);
+    let version =
+        lifecycle::store_draft(&mut store, &d, &expired, now, &author, a.ticket.clone())?;
     println!(
         "wrote {}: {} services, {} allow rules, {} edges for review, default deny",
         a.out.display(),
         d.services.len(),
-        rules,
+        d.rule_count(),
         d.review.len()
     );
     println!(

@@ -3,8 +3,10 @@
 //! replays from capture files.
 //!
 //! The clock is read once per command ([`now`]); `DEPMAP_NOW` (RFC 3339)
-//! replaces it, as a testing aid. The decisions (diff, exceptions, unused)
-//! are in `depmap_policy`, the tables in `depmap_store::policy`.
+//! replaces it, as a testing aid. This file parses flags, reads the clock
+//! and files, and prints; the lifecycle itself (drafting from the store,
+//! exceptions, rollback) is `depmap_policy::lifecycle`, the decisions (diff,
+//! unused) are in `depmap_policy`, the tables in `depmap_store::policy`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -16,8 +18,9 @@ use clap::{Args, Subcommand};
 use depmap_capture::FileReader;
 use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
 use depmap_model::{rfc3339, Cidr, Proto};
-use depmap_policy::{Exception, ExceptionState, PolicyDraft};
-use depmap_store::{ExceptionRow, NewException, NewPolicyVersion, PolicyVersion, Store};
+use depmap_policy::lifecycle::{self, Grant, Revoked};
+use depmap_policy::PolicyDraft;
+use depmap_store::{PolicyVersion, Store};
 
 use crate::cli::{DbArg, ReportFormat};
 
@@ -87,100 +90,7 @@ pub fn lapsed_line(r: &depmap_policy::LapsedRule) -> String {
 }
 
 fn parse_draft(text: &str, what: &str) -> anyhow::Result<PolicyDraft> {
-    serde_json::from_str(text).with_context(|| {
-        format!("{what} is not a depmap policy draft (make one with `depmap policy draft`)")
-    })
-}
-
-fn to_library(e: &ExceptionRow) -> Exception {
-    let x = &e.exception;
-    Exception {
-        id: e.id,
-        client: x.client.clone(),
-        server: x.server.clone(),
-        port: x.port,
-        proto: x.proto.clone(),
-        created_at: x.created_at,
-        expires_at: x.expires_at,
-        ticket: x.ticket.clone(),
-        reason: x.reason.clone(),
-        author: x.author.clone(),
-        revoked: e.revoked_at.is_some(),
-    }
-}
-
-/// Adds the store's exceptions active at `now` to a fresh draft and lists
-/// the expired ones in it (`depmap_policy::apply_exceptions`). Returns the
-/// expired ones, for [`store_draft`] to audit.
-pub fn apply_exceptions(
-    store: &Store,
-    d: &mut PolicyDraft,
-    now: i64,
-) -> anyhow::Result<Vec<(i64, String)>> {
-    let all: Vec<Exception> = store.exceptions()?.iter().map(to_library).collect();
-    let expired = depmap_policy::apply_exceptions(d, &all, now);
-    Ok(all
-        .iter()
-        .filter(|e| expired.contains(&e.id))
-        .map(|e| (e.id, e.describe()))
-        .collect())
-}
-
-/// Stores a draft as the next version (audited as `draft`, under the
-/// draft's `--ticket`), and audits once each exception it left out because
-/// it had expired.
-pub fn store_draft(
-    store: &mut Store,
-    d: &PolicyDraft,
-    expired: &[(i64, String)],
-    now: i64,
-    by: &Option<String>,
-    ticket: Option<String>,
-) -> anyhow::Result<PolicyVersion> {
-    let author = who(by);
-    let exceptions: Vec<String> = d
-        .services
-        .iter()
-        .flat_map(|s| s.allow.iter())
-        .filter_map(|r| r.exception.as_ref().map(|m| format!("#{}", m.id)))
-        .collect();
-    let note = format!(
-        "{} rules in {} services, {} for review; exceptions included: {}; expired left out: {}",
-        rule_count(d),
-        d.services.len(),
-        d.review.len(),
-        list_or_none(&exceptions),
-        list_or_none(
-            &expired
-                .iter()
-                .map(|(id, _)| format!("#{id}"))
-                .collect::<Vec<_>>()
-        )
-    );
-    let v = store.add_policy_version(
-        &NewPolicyVersion {
-            created_at: now,
-            author: author.clone(),
-            ticket,
-            draft: depmap_policy::to_json(d),
-            note,
-        },
-        "draft",
-    )?;
-    store.note_expired_exceptions(expired, now, &author)?;
-    Ok(v)
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_string()
-    } else {
-        items.join(", ")
-    }
-}
-
-fn rule_count(d: &PolicyDraft) -> usize {
-    d.services.iter().map(|s| s.allow.len()).sum()
+    Ok(lifecycle::parse_draft(text, what)?)
 }
 
 /// The traffic `policy simulate` replays: capture files (packets, or flow
@@ -408,25 +318,17 @@ pub struct UnusedArgs {
 
 // ---- commands ------------------------------------------------------------
 
-fn version_number(text: &str) -> anyhow::Result<i64> {
-    text.trim_start_matches(['v', 'V'])
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .with_context(|| {
-            format!("{text:?} is not a version number; `depmap policy list` shows them")
-        })
+fn get_version(store: &Store, text: &str) -> anyhow::Result<PolicyVersion> {
+    let n = lifecycle::version_number(text)?;
+    store.policy_version(n)?.with_context(|| no_version(store, n))
 }
 
-fn get_version(store: &Store, text: &str) -> anyhow::Result<PolicyVersion> {
-    let n = version_number(text)?;
-    store.policy_version(n)?.with_context(|| {
-        format!(
-            "{}: no policy version {n}; `depmap policy list --db {}` shows the versions",
-            store.path().display(),
-            store.path().display()
-        )
-    })
+fn no_version(store: &Store, n: i64) -> String {
+    format!(
+        "{}: no policy version {n}; `depmap policy list --db {}` shows the versions",
+        store.path().display(),
+        store.path().display()
+    )
 }
 
 fn print_table(head: &[&str], rows: &[Vec<String>]) {
@@ -490,13 +392,9 @@ fn emit(
 /// `policy list`.
 pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&a.db.db)?;
-    let rows: Vec<serde_json::Value> = store
-        .policy_versions()?
+    let rows: Vec<serde_json::Value> = lifecycle::versions(&store)?
         .iter()
-        .map(|v| {
-            let rules = parse_draft(&v.version.draft, &format!("version {}", v.id))
-                .map(|d| rule_count(&d))
-                .ok();
+        .map(|(v, rules)| {
             serde_json::json!({
                 "version": v.id,
                 "created_at": rfc3339(v.version.created_at),
@@ -548,7 +446,7 @@ fn resolve(
     if path.is_file() {
         return Ok((text.to_string(), read_draft(path)?));
     }
-    if version_number(text).is_err() {
+    if lifecycle::version_number(text).is_err() {
         anyhow::bail!(
             "{text:?} is neither a draft file nor a version number (see `depmap policy list`)"
         );
@@ -560,9 +458,7 @@ fn resolve(
         anyhow::bail!("cannot open {}", db.display());
     };
     let v = get_version(s, text)?;
-    let label = format!("version {}", v.id);
-    let d = parse_draft(&v.version.draft, &label)?;
-    Ok((label, d))
+    Ok((format!("version {}", v.id), lifecycle::version_draft(&v)?))
 }
 
 /// `policy diff`.
@@ -582,62 +478,29 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
 pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let now = now()?;
     let mut store = Store::open_existing(&a.db.db)?;
-    let old = get_version(&store, &a.version)?;
-    let d = parse_draft(&old.version.draft, &format!("version {}", old.id))?;
-    // The old content may carry exceptions that have ended since: it is
-    // restored as it was, and said.
-    let exceptions = store.exceptions()?;
-    let ended: Vec<String> = d
-        .services
-        .iter()
-        .flat_map(|s| s.allow.iter())
-        .filter_map(|r| r.exception.as_ref())
-        .filter_map(|m| {
-            let e = exceptions.iter().find(|e| e.id == m.id)?;
-            let state = to_library(e).state(now);
-            (state != ExceptionState::Active).then(|| format!("#{} ({})", m.id, state.name()))
-        })
-        .collect();
+    let n = lifecycle::version_number(&a.version)?;
+    let r = lifecycle::plan_rollback(&store, n, now)?.with_context(|| no_version(&store, n))?;
     if let Some(out) = &a.out {
-        std::fs::write(out, old.version.draft.trim_end().to_string() + "\n")
+        std::fs::write(out, r.old.version.draft.trim_end().to_string() + "\n")
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
-    let v = store.add_policy_version(
-        &NewPolicyVersion {
-            created_at: now,
-            author: who(&a.by),
-            ticket: a.ticket.clone(),
-            draft: old.version.draft.clone(),
-            note: format!(
-                "rollback to version {} ({} rules in {} services){}",
-                old.id,
-                rule_count(&d),
-                d.services.len(),
-                if ended.is_empty() {
-                    String::new()
-                } else {
-                    format!("; carries ended exceptions {}", ended.join(", "))
-                }
-            ),
-        },
-        "rollback",
-    )?;
+    let v = lifecycle::store_rollback(&mut store, &r, now, &who(&a.by), a.ticket.clone())?;
     println!(
         "version {}: the content of version {} ({}){}",
         v.id,
-        old.id,
+        r.old.id,
         v.content_hash,
         a.out
             .as_ref()
             .map(|o| format!(", written to {}", o.display()))
             .unwrap_or_default()
     );
-    if !ended.is_empty() {
+    if !r.ended.is_empty() {
         println!(
             "warning: version {} allows exceptions that have ended since: {}; \
              make a new draft to drop them",
-            old.id,
-            ended.join(", ")
+            r.old.id,
+            r.ended.join(", ")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -694,25 +557,18 @@ fn except_add(a: ExceptAddArgs) -> anyhow::Result<ExitCode> {
     }
     let now = now()?;
     let mut store = Store::open_existing(&a.db.db)?;
-    let e = NewException {
+    let grant = Grant {
         client,
-        server: server.to_canonical().to_string(),
+        server,
         port,
         proto,
-        created_at: now,
-        expires_at: now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX)),
+        ttl,
         ticket,
         reason,
         author: who(&a.by),
     };
-    let row = ExceptionRow {
-        id: 0,
-        exception: e.clone(),
-        revoked_at: None,
-        expiry_noted: false,
-    };
-    let described = to_library(&row).describe();
-    let stored = store.add_exception(&e, &described)?;
+    let (stored, described) = lifecycle::grant_exception(&mut store, grant, now)?;
+    let e = &stored.exception;
     println!(
         "exception #{}: {}; ticket {}, by {}; drafts made before it expires include it",
         stored.id, described, e.ticket, e.author
@@ -723,14 +579,13 @@ fn except_add(a: ExceptAddArgs) -> anyhow::Result<ExitCode> {
 fn except_list(a: ExceptListArgs) -> anyhow::Result<ExitCode> {
     let now = now()?;
     let store = Store::open_existing(&a.db.db)?;
-    let rows = store.exceptions()?;
-    let items: Vec<serde_json::Value> = rows
+    let items: Vec<serde_json::Value> = lifecycle::exceptions_at(&store, now)?
         .iter()
-        .map(|r| {
+        .map(|(r, state)| {
             let e = &r.exception;
             serde_json::json!({
                 "id": r.id,
-                "state": to_library(r).state(now).name(),
+                "state": state.name(),
                 "client": e.client,
                 "server": e.server,
                 "port": e.port,
@@ -770,20 +625,20 @@ fn except_revoke(a: ExceptRevokeArgs) -> anyhow::Result<ExitCode> {
     let now = now()?;
     let mut store = Store::open_existing(&a.db.db)?;
     let by = who(&a.by);
-    match store.revoke_exception(a.id, now, &by, a.ticket.as_deref())? {
-        None => anyhow::bail!(
+    match lifecycle::revoke_exception(&mut store, a.id, now, &by, a.ticket.as_deref())? {
+        Revoked::NoSuch => anyhow::bail!(
             "{}: no exception #{}; `depmap policy except list` shows them",
             store.path().display(),
             a.id
         ),
-        Some(r) if r.revoked_at != Some(now) => {
+        Revoked::Already(at) => {
             println!(
                 "exception #{} was already revoked at {}",
                 a.id,
-                r.revoked_at.map(rfc3339).unwrap_or_default()
+                at.map(rfc3339).unwrap_or_default()
             );
         }
-        Some(_) => println!("exception #{} revoked by {by}", a.id),
+        Revoked::Now => println!("exception #{} revoked by {by}", a.id),
     }
     Ok(ExitCode::SUCCESS)
 }

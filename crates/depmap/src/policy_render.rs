@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use depmap_policy::render::{render, Target};
-use depmap_policy::PolicyDraft;
 
 #[derive(Debug, Args)]
 pub struct PolicyRenderArgs {
@@ -50,14 +49,7 @@ impl RenderFormat {
 }
 
 pub fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&a.draft)
-        .with_context(|| format!("cannot read {}", a.draft.display()))?;
-    let mut draft: PolicyDraft = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a depmap policy draft (make one with `depmap policy draft`)",
-            a.draft.display()
-        )
-    })?;
+    let mut draft = crate::policy_life::read_draft(&a.draft)?;
     let lapsed = crate::policy_life::drop_lapsed(&mut draft, &a.draft)?;
     for r in &lapsed {
         eprintln!("depmap: {}", crate::policy_life::lapsed_line(r));
@@ -78,11 +70,10 @@ pub fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
     for r in &out.reports {
         eprintln!("depmap: not expressed in {}: {r}", target.name());
     }
-    let rules: usize = draft.services.iter().map(|s| s.allow.len()).sum();
     eprintln!(
         "depmap: rendered {} services, {} allow rules for {}{}; {} thing(s) not expressed exactly{}",
         draft.services.len(),
-        rules,
+        draft.rule_count(),
         target.name(),
         a.out
             .as_ref()
