@@ -97,11 +97,11 @@ fn rules(d: &PolicyDraft) -> BTreeMap<RuleKey, &AllowRule> {
     for s in &d.services {
         for r in &s.allow {
             let key = (
-                s.server.parse().ok(),
-                s.server.clone(),
+                s.server.addr(),
+                s.server.to_string(),
                 s.port,
-                s.proto.clone(),
-                r.client.clone(),
+                s.proto.to_string(),
+                r.client.to_string(),
             );
             out.insert(key, r);
         }
@@ -226,7 +226,7 @@ pub fn diff_table(d: &PolicyDiff) -> String {
             rows.push([
                 sign.into(),
                 service(&r.server, r.port, &r.proto),
-                r.rule.client.clone(),
+                r.rule.client.to_string(),
                 summary(&r.rule),
             ]);
         }
@@ -315,7 +315,7 @@ mod tests {
         let d = diff(&a, "version 1", &b, "version 2");
         assert_eq!(d.added.len(), 1);
         assert_eq!(
-            (d.added[0].port, d.added[0].rule.client.as_str()),
+            (d.added[0].port, d.added[0].rule.client.to_string().as_str()),
             (22, "10.0.0.3")
         );
         assert_eq!(d.removed[0].rule.client, "10.0.0.1");

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use depmap_store::{ExceptionRow, ExceptionState, NewException};
 
-use crate::{AllowRule, Evidence, PolicyDraft, ServicePolicy};
+use crate::{AllowRule, Endpoint, Evidence, PolicyDraft, Proto, ServicePolicy};
 
 /// `allow client -> server:port/proto until EXPIRY (reason)`: how an
 /// exception is named in the audit trail and in messages.
@@ -123,23 +123,35 @@ pub fn apply_exceptions(d: &mut PolicyDraft, exceptions: &[ExceptionRow], now: i
         }
     }
     // Services stay in address order when an exception adds one.
-    d.services
-        .sort_by_key(|s| (s.server.parse::<IpAddr>().ok(), s.port));
+    d.services.sort_by_key(|s| (s.server.addr(), s.port));
     expired
 }
 
 fn add_rule(d: &mut PolicyDraft, id: i64, e: &NewException) {
+    // The store keeps the text the grant was checked with; a row that no
+    // longer reads back is said, not allowed.
+    let (Ok(client), Ok(server), Ok(proto)) = (
+        e.client.parse::<Endpoint>(),
+        e.server.parse::<Endpoint>(),
+        e.proto.parse::<Proto>(),
+    ) else {
+        d.warnings.push(format!(
+            "exception #{id} ({}) allows {} -> {}:{}/{}, which is not an address, a network and              a protocol depmap reads: it is left out",
+            e.ticket, e.client, e.server, e.port, e.proto
+        ));
+        return;
+    };
     let pos = d
         .services
         .iter()
-        .position(|s| s.server == e.server && s.port == e.port && s.proto == e.proto);
+        .position(|s| s.server == server && s.port == e.port && s.proto == proto);
     let svc = match pos {
         Some(i) => &mut d.services[i],
         None => {
             d.services.push(ServicePolicy {
-                server: e.server.clone(),
+                server,
                 port: e.port,
-                proto: e.proto.clone(),
+                proto,
                 allow: Vec::new(),
             });
             let last = d.services.len() - 1;
@@ -149,7 +161,7 @@ fn add_rule(d: &mut PolicyDraft, id: i64, e: &NewException) {
     if svc
         .allow
         .iter()
-        .any(|r| r.exception.is_none() && r.client == e.client)
+        .any(|r| r.exception.is_none() && r.client == client)
     {
         d.warnings.push(format!(
             "exception #{} ({}) allows {} -> {}:{}/{}, which a rule learned from traffic already allows",
@@ -160,7 +172,7 @@ fn add_rule(d: &mut PolicyDraft, id: i64, e: &NewException) {
     let granted = rfc3339(e.created_at);
     let expires = rfc3339(e.expires_at);
     svc.allow.push(AllowRule {
-        client: e.client.clone(),
+        client,
         evidence: Evidence {
             first_seen: granted.clone(),
             last_seen: granted.clone(),
@@ -253,7 +265,7 @@ mod tests {
         assert_eq!(inside.services[0].allow[0].client, "10.0.7.7");
         let s443 = &inside.services[1];
         assert_eq!(s443.port, 443);
-        let clients: Vec<_> = s443.allow.iter().map(|r| r.client.as_str()).collect();
+        let clients: Vec<_> = s443.allow.iter().map(|r| r.client.clone()).collect();
         assert_eq!(clients, ["10.0.0.1", "10.0.8.0/24"]);
         let mark = s443.allow[1].exception.as_ref().unwrap();
         assert_eq!((mark.id, mark.ticket.as_str()), (1, "INC-1"));

@@ -54,10 +54,10 @@ pub fn drop_lapsed(d: &mut PolicyDraft, now: i64) -> Result<Vec<LapsedRule>, Str
             })?;
             if at <= now {
                 lapsed.push(LapsedRule {
-                    client: r.client.clone(),
-                    server: s.server.clone(),
+                    client: r.client.to_string(),
+                    server: s.server.to_string(),
                     port: s.port,
-                    proto: s.proto.clone(),
+                    proto: s.proto.to_string(),
                     expires: expires.clone(),
                     ticket: r.ticket.clone(),
                 });
@@ -81,11 +81,11 @@ fn parse(text: &str) -> Option<i64> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::{AllowRule, Evidence, ServicePolicy};
+    use crate::{AllowRule, Endpoint, Evidence, ServicePolicy};
 
     fn rule(client: &str, expires: Option<&str>) -> AllowRule {
         AllowRule {
-            client: client.to_string(),
+            client: client.parse().unwrap(),
             evidence: Evidence {
                 first_seen: "2026-11-01T00:00:00.000000Z".to_string(),
                 last_seen: "2026-11-01T00:00:00.000000Z".to_string(),
@@ -107,9 +107,9 @@ mod tests {
     fn draft(rules: Vec<AllowRule>) -> PolicyDraft {
         let mut d = crate::draft(&[], &crate::DraftOptions::default());
         d.services.push(ServicePolicy {
-            server: "10.0.0.2".to_string(),
+            server: "10.0.0.2".parse().unwrap(),
             port: 443,
-            proto: "tcp".to_string(),
+            proto: "tcp".parse().unwrap(),
             allow: rules,
         });
         d
@@ -132,10 +132,10 @@ mod tests {
         assert_eq!(lapsed.len(), 1);
         assert_eq!(lapsed[0].client, "10.0.0.3");
         assert_eq!(lapsed[0].ticket.as_deref(), Some("T-1"));
-        let left: Vec<&str> = d.services[0]
+        let left: Vec<Endpoint> = d.services[0]
             .allow
             .iter()
-            .map(|r| r.client.as_str())
+            .map(|r| r.client.clone())
             .collect();
         assert_eq!(left, ["10.0.0.1", "10.0.0.4"]);
 

@@ -29,11 +29,12 @@
 #![deny(missing_docs)]
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use depmap_edges::calendar::civil;
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_SEC};
-use depmap_model::{rfc3339, Proto};
+use depmap_model::rfc3339;
 use serde::{Deserialize, Serialize};
 
 mod diff;
@@ -42,12 +43,17 @@ mod lapse;
 pub mod lifecycle;
 pub mod render;
 mod scope;
+mod types;
 mod unused;
-pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, Side, DIFF_SCHEMA};
+pub use depmap_model::Proto;
 pub use depmap_store::{ExceptionRow, ExceptionState, NewException};
-pub use exceptions::{apply_exceptions, client_matches, describe_exception, ExceptionMark, ExpiredException};
+pub use diff::{diff, diff_table, FieldChange, PolicyDiff, RuleChange, RuleRef, Side, DIFF_SCHEMA};
+pub use exceptions::{
+    apply_exceptions, client_matches, describe_exception, ExceptionMark, ExpiredException,
+};
 pub use lapse::{drop_lapsed, LapsedRule};
 pub use scope::{scope_activity, scope_draft, Scope};
+pub use types::{DefaultAction, Endpoint};
 pub use unused::{unused, UnusedReport, UnusedRule, GRACE_DAYS};
 
 /// The draft document's schema identifier.
@@ -97,8 +103,8 @@ pub struct PolicyDraft {
     pub learned_from: Window,
     /// Plain-language warnings a reviewer must read first.
     pub warnings: Vec<String>,
-    /// What happens to traffic no rule allows: always `deny`.
-    pub default_action: String,
+    /// What happens to traffic no rule allows: always deny.
+    pub default_action: DefaultAction,
     /// One entry per protected service (server, port, protocol).
     pub services: Vec<ServicePolicy>,
     /// Edges seen too little to allow or to drop without a person deciding.
@@ -148,12 +154,14 @@ pub struct Window {
 /// The allow-list of one service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServicePolicy {
-    /// The server's address.
-    pub server: String,
+    /// The server: its address (or, written by a reviewer, a network or
+    /// `role:NAME`).
+    pub server: Endpoint,
     /// The server's port (0 for protocols without ports).
     pub port: u16,
     /// `tcp`, `udp`, ...
-    pub proto: String,
+    #[serde(with = "types::text")]
+    pub proto: Proto,
     /// The clients allowed to reach it.
     pub allow: Vec<AllowRule>,
 }
@@ -161,8 +169,9 @@ pub struct ServicePolicy {
 /// One allowed client of a service, with why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AllowRule {
-    /// The client's address.
-    pub client: String,
+    /// The client: its address (an exception's may be a network; a
+    /// reviewer may write `role:NAME`).
+    pub client: Endpoint,
     /// What was observed.
     pub evidence: Evidence,
     /// Who owns the rule.
@@ -207,13 +216,14 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReviewItem {
     /// Client address.
-    pub client: String,
+    pub client: Endpoint,
     /// Server address.
-    pub server: String,
+    pub server: Endpoint,
     /// Server port.
     pub port: u16,
     /// Protocol.
-    pub proto: String,
+    #[serde(with = "types::text")]
+    pub proto: Proto,
     /// Why it is not simply allowed.
     pub reason: String,
     /// What was observed.
@@ -250,7 +260,8 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
              could block them"
         ));
     }
-    let mut services: BTreeMap<(String, u16, u8), Vec<AllowRule>> = BTreeMap::new();
+    // Keyed by the server's text, the order drafts have always had.
+    let mut services: BTreeMap<(String, u16, u8), (IpAddr, Vec<AllowRule>)> = BTreeMap::new();
     let mut review = Vec::new();
     let mut sorted: Vec<&(EdgeKey, EdgeStats)> = edges.iter().collect();
     sorted.sort_by(|a, b| {
@@ -261,15 +272,16 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
         // Every service with traffic is listed, even one whose every client
         // is left for review: the renderings deny traffic to the services
         // they list, so an unlisted one would stay open, review edges and all.
-        let service = services
+        let service = &mut services
             .entry((k.server.to_string(), k.port, k.proto))
-            .or_default();
+            .or_insert_with(|| (k.server, Vec::new()))
+            .1;
         if s.connections < opts.min_connections {
             review.push(ReviewItem {
-                client: k.client.to_string(),
-                server: k.server.to_string(),
+                client: k.client.into(),
+                server: k.server.into(),
                 port: k.port,
-                proto: Proto(k.proto).to_string(),
+                proto: Proto(k.proto),
                 reason: format!(
                     "seen in {} connection(s), fewer than the {} needed to allow it without review",
                     s.connections, opts.min_connections
@@ -279,7 +291,7 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             continue;
         }
         service.push(AllowRule {
-            client: k.client.to_string(),
+            client: k.client.into(),
             evidence: evidence(s),
             owner: opts.owner.clone(),
             ticket: opts.ticket.clone(),
@@ -296,13 +308,13 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             days: (days * 10.0).round() / 10.0,
         },
         warnings,
-        default_action: "deny".to_string(),
+        default_action: DefaultAction::Deny,
         services: services
             .into_iter()
-            .map(|((server, port, proto), allow)| ServicePolicy {
-                server,
+            .map(|((_, port, proto), (server, allow))| ServicePolicy {
+                server: server.into(),
                 port,
-                proto: Proto(proto).to_string(),
+                proto: Proto(proto),
                 allow,
             })
             .collect(),
@@ -318,14 +330,14 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
 /// addresses' names are left out.
 pub fn add_names(d: &mut PolicyDraft, names: &[NameRecord]) {
     use std::collections::BTreeSet;
-    let mut used: BTreeSet<&str> = BTreeSet::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
     for s in &d.services {
-        used.insert(&s.server);
-        used.extend(s.allow.iter().map(|r| r.client.as_str()));
+        used.insert(s.server.to_string());
+        used.extend(s.allow.iter().map(|r| r.client.to_string()));
     }
     for r in &d.review {
-        used.insert(&r.client);
-        used.insert(&r.server);
+        used.insert(r.client.to_string());
+        used.insert(r.server.to_string());
     }
     let mut found: BTreeMap<String, Vec<LearnedName>> = BTreeMap::new();
     for n in names {
@@ -402,10 +414,14 @@ mod tests {
         assert!(d.services[0].allow.is_empty());
         let s = &d.services[1];
         assert_eq!(
-            (s.server.as_str(), s.port, s.proto.as_str()),
+            (
+                s.server.to_string().as_str(),
+                s.port,
+                s.proto.to_string().as_str()
+            ),
             ("10.0.0.9", 443, "tcp")
         );
-        let clients: Vec<_> = s.allow.iter().map(|a| a.client.as_str()).collect();
+        let clients: Vec<_> = s.allow.iter().map(|a| a.client.clone()).collect();
         assert_eq!(clients, ["10.0.0.1", "10.0.0.2"]);
         assert_eq!(s.allow[0].ticket.as_deref(), Some("CHG-1"));
         assert_eq!(d.review.len(), 1);
@@ -496,27 +512,28 @@ pub fn draft_window(
         .collect();
     let mut d = draft(&edges, opts);
     let cfg = RecurrenceConfig::default();
-    let annotate = |client: &str, server: &str, port: u16, proto: &str, ev: &mut Evidence| {
-        let found = per_edge.iter().find(|(k, _)| {
-            k.client.to_string() == client
-                && k.server.to_string() == server
-                && k.port == port
-                && Proto(k.proto).to_string() == proto
-        });
-        if let Some((_, days)) = found {
-            let r = classify(days, end, &cfg);
-            ev.active_days = days.len() as u32;
-            ev.pattern = Some(r.pattern.name().to_string());
-            ev.next_expected = r.next_expected.map(rfc3339);
-        }
-    };
+    let annotate =
+        |client: &Endpoint, server: &Endpoint, port: u16, proto: Proto, ev: &mut Evidence| {
+            let found = per_edge.iter().find(|(k, _)| {
+                client.addr() == Some(k.client)
+                    && server.addr() == Some(k.server)
+                    && k.port == port
+                    && proto.0 == k.proto
+            });
+            if let Some((_, days)) = found {
+                let r = classify(days, end, &cfg);
+                ev.active_days = days.len() as u32;
+                ev.pattern = Some(r.pattern.name().to_string());
+                ev.next_expected = r.next_expected.map(rfc3339);
+            }
+        };
     for svc in &mut d.services {
         for rule in &mut svc.allow {
             annotate(
                 &rule.client,
                 &svc.server,
                 svc.port,
-                &svc.proto,
+                svc.proto,
                 &mut rule.evidence,
             );
         }
@@ -526,7 +543,7 @@ pub fn draft_window(
             &item.client,
             &item.server,
             item.port,
-            &item.proto,
+            item.proto,
             &mut item.evidence,
         );
     }
@@ -599,12 +616,17 @@ pub fn simulate(
 ) -> Vec<Denied> {
     // Per service, its clients: addresses or networks (exceptions may
     // allow a CIDR).
-    let mut allowed: BTreeMap<(String, u16, String), Vec<&str>> = BTreeMap::new();
+    let mut allowed: BTreeMap<(IpAddr, u16, u8), Vec<&Endpoint>> = BTreeMap::new();
     for s in &policy.services {
+        // Only a server given as an address protects anything here: the
+        // replayed traffic has no inventory to resolve a role or network by.
+        let Some(server) = s.server.addr() else {
+            continue;
+        };
         allowed
-            .entry((s.server.clone(), s.port, s.proto.clone()))
+            .entry((server, s.port, s.proto.0))
             .or_default()
-            .extend(s.allow.iter().map(|r| r.client.as_str()));
+            .extend(s.allow.iter().map(|r| &r.client));
     }
     let mut denied: BTreeMap<EdgeKey, Denied> = BTreeMap::new();
     for (k, a) in activity {
@@ -617,10 +639,9 @@ pub fn simulate(
             k.port,
             Proto(k.proto).to_string(),
         );
-        let service = (key.1.clone(), key.2, key.3.clone());
         if allowed
-            .get(&service)
-            .is_some_and(|clients| clients.iter().any(|c| client_matches(c, k.client)))
+            .get(&(k.server, k.port, k.proto))
+            .is_some_and(|clients| clients.iter().any(|c| c.contains(k.client)))
         {
             continue;
         }

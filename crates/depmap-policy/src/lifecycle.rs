@@ -246,11 +246,7 @@ pub struct Rollback {
 
 /// Prepares a rollback to version `id` at `now`: `None` if there is no
 /// such version.
-pub fn plan_rollback(
-    store: &Store,
-    id: i64,
-    now: i64,
-) -> Result<Option<Rollback>, LifecycleError> {
+pub fn plan_rollback(store: &Store, id: i64, now: i64) -> Result<Option<Rollback>, LifecycleError> {
     let Some(old) = store.policy_version(id)? else {
         return Ok(None);
     };
@@ -419,14 +415,24 @@ mod tests {
         assert!(what.starts_with("allow 10.0.9.0/24 -> 10.0.4.20:5432/tcp until "));
         assert_eq!(row.exception.expires_at, hour);
 
-        let at = |now| DraftRequest::new(DraftOptions {
-            generated_at: now,
-            ..DraftOptions::default()
-        });
+        let at = |now| {
+            DraftRequest::new(DraftOptions {
+                generated_at: now,
+                ..DraftOptions::default()
+            })
+        };
         let inside = draft_from_store(&s, &at(hour - 1)).unwrap();
         assert!(inside.expired.is_empty());
         assert_eq!(inside.draft.rule_count(), 1);
-        let v1 = store_draft(&mut s, &inside.draft, &inside.expired, hour - 1, "bob", None).unwrap();
+        let v1 = store_draft(
+            &mut s,
+            &inside.draft,
+            &inside.expired,
+            hour - 1,
+            "bob",
+            None,
+        )
+        .unwrap();
         assert!(v1.version.note.contains("exceptions included: #1"));
 
         let after = draft_from_store(&s, &at(hour)).unwrap();
@@ -441,19 +447,35 @@ mod tests {
         assert_eq!(v3.content_hash, v1.content_hash);
         assert!(plan_rollback(&s, 9, hour).unwrap().is_none());
 
-        assert_eq!(revoke_exception(&mut s, 1, hour, "carol", None).unwrap(), Revoked::Now);
+        assert_eq!(
+            revoke_exception(&mut s, 1, hour, "carol", None).unwrap(),
+            Revoked::Now
+        );
         assert_eq!(
             revoke_exception(&mut s, 1, hour + 1, "carol", None).unwrap(),
             Revoked::Already(Some(hour))
         );
-        assert_eq!(revoke_exception(&mut s, 2, hour, "carol", None).unwrap(), Revoked::NoSuch);
-        let states: Vec<_> = exceptions_at(&s, 0).unwrap().into_iter().map(|(_, st)| st).collect();
+        assert_eq!(
+            revoke_exception(&mut s, 2, hour, "carol", None).unwrap(),
+            Revoked::NoSuch
+        );
+        let states: Vec<_> = exceptions_at(&s, 0)
+            .unwrap()
+            .into_iter()
+            .map(|(_, st)| st)
+            .collect();
         assert_eq!(states, [ExceptionState::Revoked]);
 
         let actions: Vec<_> = s.audit().unwrap().into_iter().map(|a| a.action).collect();
-        assert_eq!(actions, ["except", "draft", "draft", "expire", "rollback", "revoke"]);
+        assert_eq!(
+            actions,
+            ["except", "draft", "draft", "expire", "rollback", "revoke"]
+        );
         let listed = versions(&s).unwrap();
-        assert_eq!(listed.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [Some(1), Some(0), Some(1)]);
+        assert_eq!(
+            listed.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [Some(1), Some(0), Some(1)]
+        );
     }
 
     #[test]

@@ -151,13 +151,18 @@ pub fn unused(
                 continue;
             }
             report.checked += 1;
-            let key = (r.client.clone(), s.server.clone(), s.port, s.proto.clone());
+            let key = (
+                r.client.to_string(),
+                s.server.to_string(),
+                s.port,
+                s.proto.to_string(),
+            );
             let seen = per_edge.get(&key).map(Vec::as_slice).unwrap_or(&[]);
             judge(
                 &mut report,
-                &s.server,
+                &key.1,
                 s.port,
-                &s.proto,
+                &key.3,
                 r,
                 seen,
                 days,
@@ -195,7 +200,7 @@ fn judge(
         server: server.to_string(),
         port,
         proto: proto.to_string(),
-        client: r.client.clone(),
+        client: r.client.to_string(),
         last_seen: last.map(date),
         idle_days: idle,
         pattern: pattern.clone(),

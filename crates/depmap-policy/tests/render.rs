@@ -122,7 +122,7 @@ fn sample_draft() -> PolicyDraft {
     let template = cache.allow[0].clone();
     for client in ["10.20.8.0/24", "role:monitoring"] {
         cache.allow.push(AllowRule {
-            client: client.to_string(),
+            client: client.parse().unwrap(),
             ..template.clone()
         });
     }
@@ -134,7 +134,7 @@ fn sample_draft() -> PolicyDraft {
         .find(|s| s.server == "10.20.2.20" && s.port == 5432)
         .unwrap();
     let mut exception = db.allow[0].clone();
-    exception.client = "10.20.7.15".to_string();
+    exception.client = "10.20.7.15".parse().unwrap();
     exception.ticket = Some("INC-77".to_string());
     exception.expires = Some("2026-11-05T02:00:00.000000Z".to_string());
     exception.evidence.source = "exception".to_string();
@@ -531,7 +531,7 @@ fn broad_selectors_bad_labels_and_group_quotas_are_reported() {
     let template = web.allow[0].clone();
     for i in 1..=60 {
         web.allow.push(AllowRule {
-            client: format!("192.0.2.{}", 100 + i),
+            client: format!("192.0.2.{}", 100 + i).parse().unwrap(),
             ..template.clone()
         });
     }

@@ -120,8 +120,7 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&a.out, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let author = policy_life::who(&a.by);
-    let version =
-        lifecycle::store_draft(&mut store, &d, &expired, now, &author, a.ticket.clone())?;
+    let version = lifecycle::store_draft(&mut store, &d, &expired, now, &author, a.ticket.clone())?;
     println!(
         "wrote {}: {} services, {} allow rules, {} edges for review, default deny",
         a.out.display(),

@@ -320,7 +320,9 @@ pub struct UnusedArgs {
 
 fn get_version(store: &Store, text: &str) -> anyhow::Result<PolicyVersion> {
     let n = lifecycle::version_number(text)?;
-    store.policy_version(n)?.with_context(|| no_version(store, n))
+    store
+        .policy_version(n)?
+        .with_context(|| no_version(store, n))
 }
 
 fn no_version(store: &Store, n: i64) -> String {

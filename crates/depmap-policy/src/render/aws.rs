@@ -126,7 +126,7 @@ const DESCRIPTION: EvidenceField = EvidenceField {
 /// Renders the groups (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, RenderError> {
     let mut reports = Vec::new();
-    let services = services(d, &mut reports);
+    let services = services(d);
     let mut groups = Vec::new();
     for s in &services {
         // A service that allows no client (its clients all left for review,

@@ -328,14 +328,14 @@ fn description(s: &Service<'_>, r: Option<&AllowRule>) -> Option<String> {
 /// Renders the policies (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, RenderError> {
     let mut reports = Vec::new();
-    let services = services(d, &mut reports);
+    let services = services(d);
     let mut items = Vec::new();
     let mut by_address: BTreeSet<String> = BTreeSet::new();
     for s in &services {
         let Some(l4) = l4(s, &mut reports) else {
             continue;
         };
-        match cluster_selector(&s.server, s.server_text, inv, &mut reports) {
+        match cluster_selector(&s.server, &s.server_text, inv, &mut reports) {
             Some(server) => {
                 let namespace = server.namespace.clone();
                 let mut ingress = Vec::new();
@@ -347,13 +347,14 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                         icmps: l4.icmps.clone(),
                         ..IngressRule::default()
                     };
-                    match cluster_selector(&r.client, &r.rule.client, inv, &mut reports) {
+                    match cluster_selector(&r.client, &r.rule.client.to_string(), inv, &mut reports)
+                    {
                         Some(c) => rule.from_endpoints = Some(vec![selector(c)]),
                         None => {
                             let Some(nets) = r.client_networks(&subject, inv, &mut reports) else {
                                 continue;
                             };
-                            if by_address.insert(r.rule.client.clone()) {
+                            if by_address.insert(r.rule.client.to_string()) {
                                 reports.push(unlabeled_client(d, r.rule, &r.client));
                             }
                             rule.from_cidr = Some(nets.iter().map(with_prefix).collect());
@@ -385,7 +386,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                 });
             }
             None => {
-                let names = dns_names(d, s.server_text);
+                let names = dns_names(d, &s.server_text);
                 let Some(servers) = s.server_networks(inv, &mut reports) else {
                     continue;
                 };
@@ -395,7 +396,8 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                 let mut namespace = None;
                 for r in &s.rules {
                     let subject = s.rule_label(r);
-                    let Some(c) = cluster_selector(&r.client, &r.rule.client, inv, &mut reports)
+                    let Some(c) =
+                        cluster_selector(&r.client, &r.rule.client.to_string(), inv, &mut reports)
                     else {
                         reports.push(Report {
                             subject,
@@ -481,7 +483,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
 fn unlabeled_client(d: &PolicyDraft, rule: &AllowRule, client: &Endpoint) -> Report {
     let names: Vec<&str> = d
         .names
-        .get(&rule.client)
+        .get(&rule.client.to_string())
         .map(|v| v.iter().map(|n| n.name.as_str()).collect())
         .unwrap_or_default();
     let mut message = match client {
@@ -505,7 +507,7 @@ fn unlabeled_client(d: &PolicyDraft, rule: &AllowRule, client: &Endpoint) -> Rep
         ));
     }
     Report {
-        subject: rule.client.clone(),
+        subject: rule.client.to_string(),
         message,
     }
 }

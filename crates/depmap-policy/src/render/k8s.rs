@@ -62,7 +62,7 @@ pub(crate) fn annotations(
 /// Renders the policies (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, RenderError> {
     let mut reports = Vec::new();
-    let services = services(d, &mut reports);
+    let services = services(d);
     let mut items = Vec::new();
     let mut by_address: BTreeSet<String> = BTreeSet::new();
     for s in &services {
@@ -82,7 +82,7 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
                 continue;
             }
         };
-        let Some(server) = cluster_selector(&s.server, s.server_text, inv, &mut reports) else {
+        let Some(server) = cluster_selector(&s.server, &s.server_text, inv, &mut reports) else {
             reports.push(Report {
                 subject: s.label(),
                 message: "the server has no labels in the inventory, so no NetworkPolicy can \
@@ -106,54 +106,55 @@ pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Result<Rendered, Rende
         let mut evidence: Vec<&AllowRule> = Vec::new();
         for r in &s.rules {
             let subject = s.rule_label(r);
-            let peers = match cluster_selector(&r.client, &r.rule.client, inv, &mut reports) {
-                Some(c) => vec![NetworkPolicyPeer {
-                    pod_selector: Some(selector(c.labels)),
-                    namespace_selector: c.namespace.map(|ns| {
-                        selector(BTreeMap::from([(
-                            "kubernetes.io/metadata.name".to_string(),
-                            ns,
-                        )]))
-                    }),
-                    ip_block: None,
-                }],
-                None => {
-                    let Some(nets) = r.client_networks(&subject, inv, &mut reports) else {
-                        continue;
-                    };
-                    if by_address.insert(r.rule.client.clone()) {
-                        reports.push(Report {
-                            subject: r.rule.client.clone(),
-                            message: match &r.client {
-                                Endpoint::Role(_) => "no label is shared by every host of \
+            let peers =
+                match cluster_selector(&r.client, &r.rule.client.to_string(), inv, &mut reports) {
+                    Some(c) => vec![NetworkPolicyPeer {
+                        pod_selector: Some(selector(c.labels)),
+                        namespace_selector: c.namespace.map(|ns| {
+                            selector(BTreeMap::from([(
+                                "kubernetes.io/metadata.name".to_string(),
+                                ns,
+                            )]))
+                        }),
+                        ip_block: None,
+                    }],
+                    None => {
+                        let Some(nets) = r.client_networks(&subject, inv, &mut reports) else {
+                            continue;
+                        };
+                        if by_address.insert(r.rule.client.to_string()) {
+                            reports.push(Report {
+                                subject: r.rule.client.to_string(),
+                                message: match &r.client {
+                                    Endpoint::Role(_) => "no label is shared by every host of \
                                         the role, so pods cannot select it: allowed by address \
                                         (ipBlock)"
-                                    .to_string(),
-                                Endpoint::Net(c) if !c.is_host() => {
-                                    "the network has no inventory entry of its \
+                                        .to_string(),
+                                    Endpoint::Net(c) if !c.is_host() => {
+                                        "the network has no inventory entry of its \
                                         own with labels, so it cannot be selected as pods: allowed \
                                         by address (ipBlock), right for hosts outside the cluster"
-                                        .to_string()
-                                }
-                                Endpoint::Net(_) => "the client has no labels in the \
+                                            .to_string()
+                                    }
+                                    Endpoint::Net(_) => "the client has no labels in the \
                                         inventory, so it cannot be selected as pods: allowed by \
                                         address (ipBlock), right for a host outside the cluster"
-                                    .to_string(),
-                            },
-                        });
+                                        .to_string(),
+                                },
+                            });
+                        }
+                        nets.iter()
+                            .map(|n| NetworkPolicyPeer {
+                                ip_block: Some(IPBlock {
+                                    cidr: with_prefix(n),
+                                    except: None,
+                                }),
+                                namespace_selector: None,
+                                pod_selector: None,
+                            })
+                            .collect()
                     }
-                    nets.iter()
-                        .map(|n| NetworkPolicyPeer {
-                            ip_block: Some(IPBlock {
-                                cidr: with_prefix(n),
-                                except: None,
-                            }),
-                            namespace_selector: None,
-                            pod_selector: None,
-                        })
-                        .collect()
-                }
-            };
+                };
             ingress.push(NetworkPolicyIngressRule {
                 from: Some(peers),
                 ports: Some(vec![NetworkPolicyPort {

@@ -39,11 +39,11 @@ pub mod nftables;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub(crate) use depmap_model::Proto;
 use depmap_model::{Cidr, Inventory};
 use serde::{Deserialize, Serialize};
 
 use crate::{AllowRule, PolicyDraft, POLICY_SCHEMA};
+pub use crate::{Endpoint, Proto};
 
 /// A target policy language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,12 +129,6 @@ pub enum RenderError {
         /// The schema it says it is.
         found: String,
     },
-    /// The draft's default action is not `deny`: every renderer compiles
-    /// an allow-list with a default deny.
-    DefaultAction {
-        /// What the draft says.
-        found: String,
-    },
     /// A JSON rendering could not be serialized.
     Json(serde_json::Error),
 }
@@ -146,11 +140,6 @@ impl fmt::Display for RenderError {
                 f,
                 "the draft's schema is {found:?}, not {POLICY_SCHEMA:?}; make the draft with this \
                  version of `depmap policy draft`"
-            ),
-            RenderError::DefaultAction { found } => write!(
-                f,
-                "the draft's default_action is {found:?}; renderers compile allow-lists with a \
-                 default deny, so it must be \"deny\""
             ),
             RenderError::Json(e) => write!(f, "cannot serialize the rendering: {e}"),
         }
@@ -177,11 +166,6 @@ pub fn render(
     if draft.schema != POLICY_SCHEMA {
         return Err(RenderError::Schema {
             found: draft.schema.clone(),
-        });
-    }
-    if draft.default_action != "deny" {
-        return Err(RenderError::DefaultAction {
-            found: draft.default_action.clone(),
         });
     }
     let empty = Inventory::default();
@@ -222,47 +206,6 @@ impl<T> KubeList<T> {
     }
 }
 
-/// A client or server of the draft: an address or network, or every host
-/// the inventory gives a role (`role:NAME`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Net(Cidr),
-    Role(String),
-}
-
-impl Endpoint {
-    /// `None` when the text is neither an address, a network nor `role:NAME`.
-    pub(crate) fn parse(s: &str) -> Option<Endpoint> {
-        if let Some(role) = s.strip_prefix("role:") {
-            return (!role.is_empty()).then(|| Endpoint::Role(role.to_string()));
-        }
-        s.parse().ok().map(Endpoint::Net)
-    }
-
-    /// The networks it stands for, or why there are none.
-    pub(crate) fn networks(&self, inv: &Inventory) -> Result<Vec<Cidr>, String> {
-        match self {
-            Endpoint::Net(c) => Ok(vec![*c]),
-            Endpoint::Role(role) => {
-                let nets: Vec<Cidr> = inv
-                    .entries()
-                    .iter()
-                    .filter(|e| e.role.as_deref() == Some(role.as_str()))
-                    .map(|e| e.cidr)
-                    .collect();
-                if nets.is_empty() {
-                    Err(format!(
-                        "no inventory entry has role {role:?} (pass --inventory with one), so it \
-                         has no addresses"
-                    ))
-                } else {
-                    Ok(nets)
-                }
-            }
-        }
-    }
-}
-
 /// One allow rule of a service, its client parsed.
 pub(crate) struct Rule<'a> {
     pub(crate) client: Endpoint,
@@ -273,10 +216,10 @@ pub(crate) struct Rule<'a> {
 /// parse are reported and left out, as are rules whose client does not.
 pub(crate) struct Service<'a> {
     pub(crate) server: Endpoint,
-    pub(crate) server_text: &'a str,
+    pub(crate) server_text: String,
     pub(crate) port: u16,
     pub(crate) proto: Proto,
-    pub(crate) proto_text: &'a str,
+    pub(crate) proto_text: String,
     pub(crate) rules: Vec<Rule<'a>>,
 }
 
@@ -344,56 +287,27 @@ pub(crate) fn with_prefix(c: &Cidr) -> String {
     format!("{}/{}", c.addr(), c.prefix())
 }
 
-pub(crate) fn services<'a>(d: &'a PolicyDraft, reports: &mut Vec<Report>) -> Vec<Service<'a>> {
-    let mut out = Vec::new();
-    for s in &d.services {
-        let subject = format!("{} {}/{}", s.server, s.proto, s.port);
-        let Some(server) = Endpoint::parse(&s.server) else {
-            reports.push(Report {
-                subject,
-                message: format!(
-                    "server {:?} is not an address, a network or role:NAME; the service is not \
-                     rendered",
-                    s.server
-                ),
-            });
-            continue;
-        };
-        let Ok(proto) = s.proto.parse::<Proto>() else {
-            reports.push(Report {
-                subject,
-                message: format!(
-                    "protocol {:?} is not one depmap names (tcp, udp, icmp, ... or a number); \
-                     the service is not rendered",
-                    s.proto
-                ),
-            });
-            continue;
-        };
-        let mut rules = Vec::new();
-        for r in &s.allow {
-            match Endpoint::parse(&r.client) {
-                Some(client) => rules.push(Rule { client, rule: r }),
-                None => reports.push(Report {
-                    subject: format!("{} -> {subject}", r.client),
-                    message: format!(
-                        "client {:?} is not an address, a network or role:NAME; the rule is not \
-                         rendered",
-                        r.client
-                    ),
-                }),
-            }
-        }
-        out.push(Service {
-            server,
-            server_text: &s.server,
+/// The draft's services with their rules, as renderers walk them. The
+/// endpoints and protocols were checked when the draft was read.
+pub(crate) fn services(d: &PolicyDraft) -> Vec<Service<'_>> {
+    d.services
+        .iter()
+        .map(|s| Service {
+            server: s.server.clone(),
+            server_text: s.server.to_string(),
             port: s.port,
-            proto,
-            proto_text: &s.proto,
-            rules,
-        });
-    }
-    out
+            proto: s.proto,
+            proto_text: s.proto.to_string(),
+            rules: s
+                .allow
+                .iter()
+                .map(|r| Rule {
+                    client: r.client.clone(),
+                    rule: r,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The parts of a rule's evidence, most important first, for targets that
@@ -743,25 +657,4 @@ pub(crate) fn object_name(s: &Service<'_>) -> String {
     // 253 bytes at most; everything above is ASCII.
     name.truncate(253);
     name.trim_end_matches('-').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn endpoints_and_protocols_parse() {
-        assert_eq!(
-            Endpoint::parse("10.0.0.0/8"),
-            Some(Endpoint::Net("10.0.0.0/8".parse().unwrap()))
-        );
-        assert_eq!(
-            Endpoint::parse("role:db"),
-            Some(Endpoint::Role("db".into()))
-        );
-        assert_eq!(Endpoint::parse("role:"), None);
-        assert_eq!(Endpoint::parse("db.example"), None);
-        // Protocol names: `depmap-model`'s proto.rs (parse_takes_one_spelling).
-    }
 }

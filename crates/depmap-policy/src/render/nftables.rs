@@ -27,7 +27,7 @@ const COMMENT: EvidenceField = EvidenceField {
 /// Renders the ruleset (see the module docs).
 pub(crate) fn render(d: &PolicyDraft, inv: &Inventory) -> Rendered {
     let mut reports = Vec::new();
-    let services = services(d, &mut reports);
+    let services = services(d);
     let mut rules = String::new();
     let mut protected: BTreeSet<Cidr> = BTreeSet::new();
     for s in &services {
