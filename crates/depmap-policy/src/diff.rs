@@ -119,7 +119,11 @@ fn changes(a: &AllowRule, b: &AllowRule) -> Vec<FieldChange> {
     let fields = [
         ("owner", a.owner.clone(), b.owner.clone()),
         ("ticket", a.ticket.clone(), b.ticket.clone()),
-        ("expires", a.expires.clone(), b.expires.clone()),
+        (
+            "expires",
+            a.expires.map(|t| t.to_string()),
+            b.expires.map(|t| t.to_string()),
+        ),
         ("exception", exception_text(a), exception_text(b)),
         (
             "pattern",
@@ -141,7 +145,7 @@ fn changes(a: &AllowRule, b: &AllowRule) -> Vec<FieldChange> {
 fn side(label: &str, d: &PolicyDraft) -> Side {
     Side {
         label: label.to_string(),
-        generated_at: d.generated_at.clone(),
+        generated_at: d.generated_at.to_string(),
         rules: d.services.iter().map(|s| s.allow.len()).sum(),
     }
 }
@@ -205,10 +209,7 @@ fn summary(r: &AllowRule) -> String {
         "{}, {} connection(s), last seen {}",
         r.evidence.pattern.as_deref().unwrap_or("no pattern"),
         r.evidence.connections,
-        r.evidence
-            .last_seen
-            .get(..10)
-            .unwrap_or(&r.evidence.last_seen)
+        r.evidence.last_seen.date()
     )];
     if let Some(t) = &r.ticket {
         parts.push(format!("ticket {t}"));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use depmap_store::{ExceptionRow, ExceptionState, NewException};
 
-use crate::{AllowRule, Endpoint, Evidence, PolicyDraft, Proto, ServicePolicy};
+use crate::{AllowRule, Endpoint, Evidence, PolicyDraft, Proto, ServicePolicy, Timestamp};
 
 /// `allow client -> server:port/proto until EXPIRY (reason)`: how an
 /// exception is named in the audit trail and in messages.
@@ -43,10 +43,10 @@ pub struct ExceptionMark {
     pub reason: String,
     /// Who granted it.
     pub granted_by: String,
-    /// When it was granted (RFC 3339).
-    pub granted_at: String,
-    /// When it stops (RFC 3339); the rule's `expires` says the same.
-    pub expires: String,
+    /// When it was granted.
+    pub granted_at: Timestamp,
+    /// When it stops; the rule's `expires` says the same.
+    pub expires: Timestamp,
 }
 
 /// An exception that had expired when a draft was made.
@@ -66,8 +66,8 @@ pub struct ExpiredException {
     pub ticket: String,
     /// Why it had been granted.
     pub reason: String,
-    /// When it expired (RFC 3339).
-    pub expired_at: String,
+    /// When it expired.
+    pub expired_at: Timestamp,
 }
 
 /// Whether a rule's client (`10.0.0.1` or `10.0.0.0/24`) covers `ip`.
@@ -116,7 +116,7 @@ pub fn apply_exceptions(d: &mut PolicyDraft, exceptions: &[ExceptionRow], now: i
                     proto: e.proto.clone(),
                     ticket: e.ticket.clone(),
                     reason: e.reason.clone(),
-                    expired_at: rfc3339(e.expires_at),
+                    expired_at: Timestamp(e.expires_at),
                 });
             }
             ExceptionState::Active => add_rule(d, row.id, e),
@@ -169,13 +169,13 @@ fn add_rule(d: &mut PolicyDraft, id: i64, e: &NewException) {
         ));
         return;
     }
-    let granted = rfc3339(e.created_at);
-    let expires = rfc3339(e.expires_at);
+    let granted = Timestamp(e.created_at);
+    let expires = Timestamp(e.expires_at);
     svc.allow.push(AllowRule {
         client,
         evidence: Evidence {
-            first_seen: granted.clone(),
-            last_seen: granted.clone(),
+            first_seen: granted,
+            last_seen: granted,
             connections: 0,
             packets: 0,
             bytes: 0,
@@ -186,7 +186,7 @@ fn add_rule(d: &mut PolicyDraft, id: i64, e: &NewException) {
         },
         owner: Some(e.author.clone()),
         ticket: Some(e.ticket.clone()),
-        expires: Some(expires.clone()),
+        expires: Some(expires),
         exception: Some(ExceptionMark {
             id,
             ticket: e.ticket.clone(),
@@ -269,10 +269,7 @@ mod tests {
         assert_eq!(clients, ["10.0.0.1", "10.0.8.0/24"]);
         let mark = s443.allow[1].exception.as_ref().unwrap();
         assert_eq!((mark.id, mark.ticket.as_str()), (1, "INC-1"));
-        assert_eq!(
-            s443.allow[1].expires.as_deref(),
-            Some(mark.expires.as_str())
-        );
+        assert_eq!(s443.allow[1].expires, Some(mark.expires));
         assert!(inside.warnings.iter().any(|w| w.contains("exception #3")));
         assert!(inside.expired_exceptions.is_empty());
 

@@ -34,7 +34,6 @@ use std::net::IpAddr;
 use depmap_edges::calendar::civil;
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NANOS_PER_SEC};
-use depmap_model::rfc3339;
 use serde::{Deserialize, Serialize};
 
 mod diff;
@@ -53,7 +52,7 @@ pub use exceptions::{
 };
 pub use lapse::{drop_lapsed, LapsedRule};
 pub use scope::{scope_activity, scope_draft, Scope};
-pub use types::{DefaultAction, Endpoint};
+pub use types::{DefaultAction, Endpoint, Timestamp};
 pub use unused::{unused, UnusedReport, UnusedRule, GRACE_DAYS};
 
 /// The draft document's schema identifier.
@@ -97,8 +96,8 @@ impl Default for DraftOptions {
 pub struct PolicyDraft {
     /// [`POLICY_SCHEMA`].
     pub schema: String,
-    /// When the draft was made (RFC 3339).
-    pub generated_at: String,
+    /// When the draft was made.
+    pub generated_at: Timestamp,
     /// The traffic the draft was learned from.
     pub learned_from: Window,
     /// Plain-language warnings a reviewer must read first.
@@ -143,16 +142,17 @@ pub struct LearnedName {
 /// The learning window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Window {
-    /// First packet (RFC 3339), if any.
-    pub first_seen: Option<String>,
-    /// Last packet (RFC 3339), if any.
-    pub last_seen: Option<String>,
+    /// First packet, if any.
+    pub first_seen: Option<Timestamp>,
+    /// Last packet, if any.
+    pub last_seen: Option<Timestamp>,
     /// Days between them.
     pub days: f64,
 }
 
 /// The allow-list of one service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ServiceText")]
 pub struct ServicePolicy {
     /// The server: its address (or, written by a reviewer, a network or
     /// `role:NAME`).
@@ -178,21 +178,78 @@ pub struct AllowRule {
     pub owner: Option<String>,
     /// The change ticket.
     pub ticket: Option<String>,
-    /// When the rule expires (RFC 3339), if it does.
-    pub expires: Option<String>,
+    /// When the rule expires, if it does.
+    pub expires: Option<Timestamp>,
     /// Set when the rule is a time-bound exception rather than learned
     /// from traffic ([`apply_exceptions`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<ExceptionMark>,
 }
 
+/// A service as read, before its rules' expiries are checked: a
+/// reviewer may edit `expires` by hand, and a time that does not read is an
+/// error naming the rule, not just a line and column.
+#[derive(Deserialize)]
+struct ServiceText {
+    server: Endpoint,
+    port: u16,
+    #[serde(with = "types::text")]
+    proto: Proto,
+    allow: Vec<AllowRuleText>,
+}
+
+#[derive(Deserialize)]
+struct AllowRuleText {
+    client: Endpoint,
+    evidence: Evidence,
+    owner: Option<String>,
+    ticket: Option<String>,
+    expires: Option<String>,
+    #[serde(default)]
+    exception: Option<ExceptionMark>,
+}
+
+impl TryFrom<ServiceText> for ServicePolicy {
+    type Error = String;
+
+    fn try_from(s: ServiceText) -> Result<ServicePolicy, String> {
+        let mut allow = Vec::with_capacity(s.allow.len());
+        for r in s.allow {
+            let expires = match &r.expires {
+                None => None,
+                Some(text) => Some(Timestamp::parse(text).ok_or_else(|| {
+                    format!(
+                        "the rule {} -> {}:{}/{} expires {text:?}, which is not an RFC 3339 time \
+                         such as 2026-12-01T00:00:00Z; correct or remove it",
+                        r.client, s.server, s.port, s.proto
+                    )
+                })?),
+            };
+            allow.push(AllowRule {
+                client: r.client,
+                evidence: r.evidence,
+                owner: r.owner,
+                ticket: r.ticket,
+                expires,
+                exception: r.exception,
+            });
+        }
+        Ok(ServicePolicy {
+            server: s.server,
+            port: s.port,
+            proto: s.proto,
+            allow,
+        })
+    }
+}
+
 /// The observed traffic behind a rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// First packet (RFC 3339).
-    pub first_seen: String,
-    /// Last packet (RFC 3339).
-    pub last_seen: String,
+    /// First packet.
+    pub first_seen: Timestamp,
+    /// Last packet.
+    pub last_seen: Timestamp,
     /// Connections observed.
     pub connections: u64,
     /// Packets, both directions.
@@ -207,9 +264,9 @@ pub struct Evidence {
     /// Recurrence pattern over the learning window (`docs/BASELINE.md`).
     #[serde(default)]
     pub pattern: Option<String>,
-    /// Next expected occurrence of a periodic edge (RFC 3339).
+    /// Next expected occurrence of a periodic edge.
     #[serde(default)]
-    pub next_expected: Option<String>,
+    pub next_expected: Option<Timestamp>,
 }
 
 /// An edge a person has to decide on.
@@ -232,8 +289,8 @@ pub struct ReviewItem {
 
 fn evidence(s: &EdgeStats) -> Evidence {
     Evidence {
-        first_seen: rfc3339(s.first_seen),
-        last_seen: rfc3339(s.last_seen),
+        first_seen: Timestamp(s.first_seen),
+        last_seen: Timestamp(s.last_seen),
         connections: s.connections,
         packets: s.packets(),
         bytes: s.bytes(),
@@ -295,16 +352,16 @@ pub fn draft(edges: &[(EdgeKey, EdgeStats)], opts: &DraftOptions) -> PolicyDraft
             evidence: evidence(s),
             owner: opts.owner.clone(),
             ticket: opts.ticket.clone(),
-            expires: opts.expires.map(rfc3339),
+            expires: opts.expires.map(Timestamp),
             exception: None,
         });
     }
     PolicyDraft {
         schema: POLICY_SCHEMA.to_string(),
-        generated_at: rfc3339(opts.generated_at),
+        generated_at: Timestamp(opts.generated_at),
         learned_from: Window {
-            first_seen: first.map(rfc3339),
-            last_seen: last.map(rfc3339),
+            first_seen: first.map(Timestamp),
+            last_seen: last.map(Timestamp),
             days: (days * 10.0).round() / 10.0,
         },
         warnings,
@@ -524,7 +581,7 @@ pub fn draft_window(
                 let r = classify(days, end, &cfg);
                 ev.active_days = days.len() as u32;
                 ev.pattern = Some(r.pattern.name().to_string());
-                ev.next_expected = r.next_expected.map(rfc3339);
+                ev.next_expected = r.next_expected.map(Timestamp);
             }
         };
     for svc in &mut d.services {

@@ -1,15 +1,17 @@
-//! The typed parts of a draft: its default action, protocols and endpoints.
+//! The typed parts of a draft: its default action, protocols, endpoints and
+//! times.
 //!
 //! Each is parsed once, where a draft is read (serde, as the text the JSON
 //! format has always carried: `"deny"`, `"tcp"`, `"10.0.0.1"`,
-//! `"10.0.8.0/24"`, `"role:db"`), so a renderer never meets an unparsed
+//! `"10.0.8.0/24"`, `"role:db"`, `"2026-11-05T00:00:00.000000Z"`), so a
+//! renderer never meets an unparsed
 //! string and a bad value is an error naming it when the draft is read.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use depmap_model::{Cidr, Inventory};
+use depmap_model::{rfc3339, Cidr, Inventory};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// What happens to traffic no rule allows. Drafts only ever deny: every
@@ -148,6 +150,75 @@ impl Serialize for Endpoint {
 
 impl<'de> Deserialize<'de> for Endpoint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Endpoint, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A time in a draft: ns since the epoch, written as RFC 3339 in UTC with
+/// microseconds (`2026-11-05T00:00:00.000000Z`); read from any RFC 3339
+/// time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+impl Timestamp {
+    /// An RFC 3339 time (`2026-12-01T00:00:00Z`, ...); `None` for anything
+    /// else, or a time before 1970.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        let t = humantime::parse_rfc3339_weak(text).ok()?;
+        let ns = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        i64::try_from(ns).ok().map(Timestamp)
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn ns(self) -> i64 {
+        self.0
+    }
+
+    /// Its UTC day (days since the epoch).
+    pub fn day(self) -> i32 {
+        self.0.div_euclid(NANOS_PER_DAY) as i32
+    }
+
+    /// Its UTC date, `YYYY-MM-DD`.
+    pub fn date(self) -> String {
+        let mut t = rfc3339(self.0);
+        t.truncate(10);
+        t
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Timestamp, String> {
+        Timestamp::parse(s).ok_or_else(|| {
+            format!("{s:?}, which is not an RFC 3339 time such as 2026-12-01T00:00:00Z")
+        })
+    }
+}
+
+impl PartialEq<&str> for Timestamp {
+    fn eq(&self, other: &&str) -> bool {
+        rfc3339(self.0) == *other
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }

@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use depmap_edges::calendar::{civil, days_from_civil};
+use depmap_edges::calendar::civil;
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, NANOS_PER_DAY};
 use depmap_model::Proto;
 use serde::{Deserialize, Serialize};
 
-use crate::{AllowRule, Evidence, PolicyDraft};
+use crate::{AllowRule, Evidence, PolicyDraft, Timestamp};
 
 /// Days of grace after a periodic rule's expected occurrence before its
 /// absence counts (the same slack `drift` gives a monthly edge).
@@ -70,17 +70,6 @@ fn date(day: i32) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// The UTC day of an RFC 3339 time (`2026-10-01T06:00:00Z` -> its day).
-fn day_of(text: &str) -> Option<i32> {
-    let mut it = text.get(..10)?.split('-');
-    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
-    let (y, m, d) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
-}
-
 /// The next expected day of a periodic edge after its last active day:
 /// from the stored activity if it shows a period, else from the draft.
 fn next_expected(days: &[DayActivity], last: i32, ev: &Evidence) -> (Option<String>, Option<i32>) {
@@ -96,7 +85,7 @@ fn next_expected(days: &[DayActivity], last: i32, ev: &Evidence) -> (Option<Stri
     // The stored days show no period (too few of them kept, say): the
     // draft's evidence may, for an occurrence after the last active day.
     let periodic = matches!(ev.pattern.as_deref(), Some("daily" | "weekly" | "monthly"));
-    let next = ev.next_expected.as_deref().and_then(day_of);
+    let next = ev.next_expected.map(Timestamp::day);
     match (periodic, next) {
         (true, Some(n)) if n >= last => (ev.pattern.clone(), Some(n)),
         _ => (
@@ -187,7 +176,7 @@ fn judge(
     let last = seen
         .last()
         .map(|a| a.day)
-        .or_else(|| day_of(&r.evidence.last_seen));
+        .or(Some(r.evidence.last_seen.day()));
     let idle = last.map_or(i32::MAX, |l| as_of_day - l);
     if idle < days {
         return;
@@ -238,6 +227,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{draft_window, DraftOptions};
+    use depmap_edges::calendar::days_from_civil;
 
     fn key(client: &str, port: u16) -> EdgeKey {
         EdgeKey {

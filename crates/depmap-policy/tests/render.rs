@@ -136,15 +136,15 @@ fn sample_draft() -> PolicyDraft {
     let mut exception = db.allow[0].clone();
     exception.client = "10.20.7.15".parse().unwrap();
     exception.ticket = Some("INC-77".to_string());
-    exception.expires = Some("2026-11-05T02:00:00.000000Z".to_string());
+    exception.expires = Some("2026-11-05T02:00:00.000000Z".parse().unwrap());
     exception.evidence.source = "exception".to_string();
     exception.exception = Some(ExceptionMark {
         id: 3,
         ticket: "INC-77".to_string(),
         reason: "restore the \"orders\" table".to_string(),
         granted_by: "oncall".to_string(),
-        granted_at: "2026-11-05T00:00:00.000000Z".to_string(),
-        expires: "2026-11-05T02:00:00.000000Z".to_string(),
+        granted_at: "2026-11-05T00:00:00.000000Z".parse().unwrap(),
+        expires: "2026-11-05T02:00:00.000000Z".parse().unwrap(),
     });
     db.allow.push(exception);
     d

@@ -148,7 +148,7 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
 fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
     let (from, to) = window(&a.from, &a.to)?;
     let mut policy = policy_life::read_draft(&a.policy)?;
-    let lapsed = policy_life::drop_lapsed(&mut policy, &a.policy)?;
+    let lapsed = policy_life::drop_lapsed(&mut policy)?;
     let activity = policy_life::traffic(&a.db.db, &a.pcap, &a.flows)?;
     let denied = simulate(&policy, &activity, from, to);
     for r in &lapsed {

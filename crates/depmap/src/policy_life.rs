@@ -62,15 +62,11 @@ pub fn read_draft(path: &Path) -> anyhow::Result<PolicyDraft> {
     parse_draft(&text, &path.display().to_string())
 }
 
-/// Takes out of a draft read from `path` the rules whose `expires` has
-/// passed at this command's time ([`now`]): a rendering or simulation made
-/// after a rule lapsed must not allow what it allowed.
-pub fn drop_lapsed(
-    d: &mut PolicyDraft,
-    path: &Path,
-) -> anyhow::Result<Vec<depmap_policy::LapsedRule>> {
-    let now = now()?;
-    depmap_policy::drop_lapsed(d, now).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+/// Takes out of a draft the rules whose `expires` has passed at this
+/// command's time ([`now`]): a rendering or simulation made after a rule
+/// lapsed must not allow what it allowed.
+pub fn drop_lapsed(d: &mut PolicyDraft) -> anyhow::Result<Vec<depmap_policy::LapsedRule>> {
+    Ok(depmap_policy::drop_lapsed(d, now()?))
 }
 
 /// How a lapsed rule is reported.

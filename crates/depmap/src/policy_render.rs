@@ -50,7 +50,7 @@ impl RenderFormat {
 
 pub fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
     let mut draft = crate::policy_life::read_draft(&a.draft)?;
-    let lapsed = crate::policy_life::drop_lapsed(&mut draft, &a.draft)?;
+    let lapsed = crate::policy_life::drop_lapsed(&mut draft)?;
     for r in &lapsed {
         eprintln!("depmap: {}", crate::policy_life::lapsed_line(r));
     }

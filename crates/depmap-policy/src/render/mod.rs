@@ -42,6 +42,7 @@ use std::fmt;
 use depmap_model::{Cidr, Inventory};
 use serde::{Deserialize, Serialize};
 
+use crate::Timestamp;
 use crate::{AllowRule, PolicyDraft, POLICY_SCHEMA};
 pub use crate::{Endpoint, Proto};
 
@@ -314,7 +315,7 @@ pub(crate) fn services(d: &PolicyDraft) -> Vec<Service<'_>> {
 /// limit a comment's length: ticket and expiry before the figures.
 pub(crate) fn evidence_parts(r: &AllowRule) -> Vec<String> {
     let e = &r.evidence;
-    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
+    let day = |t: &Timestamp| t.date();
     let mut parts = Vec::new();
     // A time-bound exception has no traffic behind it: say whose and why.
     if let Some(x) = &r.exception {
@@ -425,10 +426,10 @@ pub(crate) fn evidence_comment(
 /// One report for the whole draft when rules carry an expiry the target
 /// cannot enforce by itself.
 pub(crate) fn expiry_report(d: &PolicyDraft, target: &str, reports: &mut Vec<Report>) {
-    let expiring: Vec<&str> = d
+    let expiring: Vec<Timestamp> = d
         .services
         .iter()
-        .flat_map(|s| s.allow.iter().filter_map(|r| r.expires.as_deref()))
+        .flat_map(|s| s.allow.iter().filter_map(|r| r.expires))
         .collect();
     if let Some(first) = expiring.iter().min() {
         reports.push(Report {
@@ -471,13 +472,21 @@ pub(crate) fn header_lines(d: &PolicyDraft, target: &str, out: &mut String, pref
         out,
         "{prefix}depmap policy render --format {target}: {} draft generated {}",
         one_line(&d.schema),
-        one_line(&d.generated_at)
+        one_line(&d.generated_at.to_string())
     );
     let _ = writeln!(
         out,
         "{prefix}learned from {} to {} ({} days); default action: deny",
-        one_line(d.learned_from.first_seen.as_deref().unwrap_or("-")),
-        one_line(d.learned_from.last_seen.as_deref().unwrap_or("-")),
+        one_line(
+            &d.learned_from
+                .first_seen
+                .map_or("-".to_string(), |t| t.to_string())
+        ),
+        one_line(
+            &d.learned_from
+                .last_seen
+                .map_or("-".to_string(), |t| t.to_string())
+        ),
         d.learned_from.days
     );
     for w in &d.warnings {
