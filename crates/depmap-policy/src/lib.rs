@@ -4,9 +4,14 @@
 //!
 //! A draft is a neutral document ([`PolicyDraft`], schema
 //! [`POLICY_SCHEMA`], described in `docs/POLICY.md`) that a reviewer reads
-//! and that later renderers compile to firewall or cluster policies. This
-//! crate does no I/O and reads no clock: the time a draft is made is an
-//! argument, so drafts are reproducible.
+//! and that later renderers compile to firewall or cluster policies. Its
+//! endpoints, protocols and times are typed ([`Endpoint`], [`Proto`],
+//! [`Timestamp`], [`DefaultAction`]), parsed once where a draft is read.
+//! This crate reads no clock: the time a draft is made is an argument, so
+//! drafts are reproducible. It does no I/O of its own; [`lifecycle`]
+//! (drafting from a store, versions, exceptions, rollback) works on the
+//! store it is handed, and exceptions are the store's own rows
+//! ([`ExceptionRow`]).
 //!
 //! Edges seen too little to trust (fewer connections than
 //! [`DraftOptions::min_connections`]) are not silently allowed or dropped:
