@@ -622,7 +622,7 @@ pub fn draft_window(
                     client: r.client,
                     server: svc.server.clone(),
                     port: svc.port,
-                    proto: svc.proto.clone(),
+                    proto: svc.proto,
                     reason: format!(
                         "active on {} day(s), fewer than the {min_days} needed to allow it without review",
                         r.evidence.active_days

@@ -73,7 +73,7 @@ pub fn scope_activity(
 /// scope, and records the scope in the draft. Servers given as something
 /// other than an address (a reviewer's edit) are kept.
 pub fn scope_draft(draft: &mut PolicyDraft, scope: &Scope, inventory: Option<&Inventory>) {
-    let keep = |server: &Endpoint| server.addr().map_or(true, |ip| scope.covers(ip, inventory));
+    let keep = |server: &Endpoint| server.addr().is_none_or(|ip| scope.covers(ip, inventory));
     draft.services.retain(|s| keep(&s.server));
     draft.review.retain(|r| keep(&r.server));
     draft.scope = Some(scope.describe());

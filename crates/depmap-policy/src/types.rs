@@ -137,8 +137,9 @@ impl FromStr for Endpoint {
 }
 
 impl PartialEq<&str> for Endpoint {
+    /// Whether the text reads as this endpoint.
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        Endpoint::parse(other).is_some_and(|o| o == *self)
     }
 }
 
