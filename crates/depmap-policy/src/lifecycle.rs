@@ -35,7 +35,7 @@ use depmap_store::{
 
 use crate::{
     add_names, apply_exceptions, describe_exception, draft_window, scope_activity, scope_draft,
-    to_json, DraftOptions, PolicyDraft, Scope,
+    to_json, unused as unused_rules, DraftOptions, PolicyDraft, Proto, Scope, UnusedReport,
 };
 
 /// What can go wrong in the lifecycle.
@@ -311,8 +311,8 @@ pub struct Grant {
     pub server: IpAddr,
     /// Server port.
     pub port: u16,
-    /// Protocol name (`tcp`, ...).
-    pub proto: String,
+    /// The protocol.
+    pub proto: Proto,
     /// How long from `now` it lasts.
     pub ttl: Duration,
     /// The change ticket.
@@ -334,7 +334,7 @@ pub fn grant_exception(
         client: g.client,
         server: g.server.to_canonical().to_string(),
         port: g.port,
-        proto: g.proto,
+        proto: g.proto.to_string(),
         created_at: now,
         expires_at: now.saturating_add(i64::try_from(g.ttl.as_nanos()).unwrap_or(i64::MAX)),
         ticket: g.ticket,
@@ -388,6 +388,25 @@ pub fn revoke_exception(
     })
 }
 
+// ---- unused rules ---------------------------------------------------------
+
+/// The draft's learned rules without traffic in the store for `days` days
+/// as of `as_of`, by default the last day with stored activity (not the
+/// clock: a store that stopped receiving data would otherwise call every
+/// rule unused). `None` when there is no day to count back from.
+pub fn unused(
+    store: &Store,
+    d: &PolicyDraft,
+    days: u32,
+    as_of: Option<i32>,
+) -> Result<Option<UnusedReport>, LifecycleError> {
+    let Some(as_of) = as_of.map_or_else(|| store.last_activity_day(), |day| Ok(Some(day)))? else {
+        return Ok(None);
+    };
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    Ok(Some(unused_rules(d, &store.activity()?, days, as_of)))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -398,7 +417,7 @@ mod tests {
             client: "10.0.9.0/24".into(),
             server: "10.0.4.20".parse().unwrap(),
             port: 5432,
-            proto: "tcp".into(),
+            proto: Proto(6),
             ttl,
             ticket: "INC-7".into(),
             reason: "restore test".into(),

@@ -17,9 +17,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use depmap_capture::FileReader;
 use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
-use depmap_model::{rfc3339, Cidr, Proto};
+use depmap_model::{rfc3339, Cidr};
 use depmap_policy::lifecycle::{self, Grant, Revoked};
-use depmap_policy::PolicyDraft;
+use depmap_policy::{PolicyDraft, Proto};
 use depmap_store::{PolicyVersion, Store};
 
 use crate::cli::{DbArg, ReportFormat};
@@ -504,10 +504,9 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_proto(text: &str) -> anyhow::Result<String> {
-    let t = text.to_ascii_lowercase();
-    t.parse::<Proto>()
-        .map(|p| p.to_string())
+fn parse_proto(text: &str) -> anyhow::Result<Proto> {
+    text.to_ascii_lowercase()
+        .parse::<Proto>()
         .ok()
         .with_context(|| format!("--proto {text:?}: use tcp, udp, sctp, ... or a protocol number"))
 }
@@ -675,17 +674,17 @@ pub fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
     }
     let d = read_draft(&a.policy)?;
     let store = Store::open_existing(&a.db.db)?;
-    let as_of = match &a.as_of {
-        Some(v) => crate::policy::parse_day("--as-of", v)?,
-        None => store.last_activity_day()?.with_context(|| {
-            format!(
-                "{} holds no per-day activity to count back from; give --as-of DATE",
-                store.path().display()
-            )
-        })?,
-    };
-    let days = i32::try_from(a.days).unwrap_or(i32::MAX);
-    let r = depmap_policy::unused(&d, &store.activity()?, days, as_of);
+    let as_of = a
+        .as_of
+        .as_deref()
+        .map(|v| crate::policy::parse_day("--as-of", v))
+        .transpose()?;
+    let r = lifecycle::unused(&store, &d, a.days, as_of)?.with_context(|| {
+        format!(
+            "{} holds no per-day activity to count back from; give --as-of DATE",
+            store.path().display()
+        )
+    })?;
     if let ReportFormat::Json = a.format {
         json_line(&r)?;
         return Ok(ExitCode::SUCCESS);
