@@ -7,8 +7,10 @@
 //! parse flags, read the clock, read and write files and print; every
 //! decision and every note written to the store is made here. Time is an
 //! argument (`now`, ns since the epoch); the store is the only effect, and
-//! each change is one of its transactions together with its audit row
-//! (`depmap_store::policy`).
+//! each change is one of its transactions together with its audit row.
+//! The functions are generic over the store's traits ([`PolicyLog`] for
+//! versions, exceptions and the audit trail; [`MapStore`] where a draft is
+//! learned from traffic), so any backend serves them.
 //!
 //! ```
 //! use depmap_policy::lifecycle;
@@ -30,7 +32,8 @@ use std::time::Duration;
 
 use depmap_model::Inventory;
 use depmap_store::{
-    ExceptionRow, ExceptionState, NewException, NewPolicyVersion, PolicyVersion, Store, StoreError,
+    ExceptionRow, ExceptionState, MapStore, NewException, NewPolicyVersion, PolicyLog,
+    PolicyVersion, StoreError,
 };
 
 use crate::{
@@ -88,7 +91,9 @@ pub fn version_number(text: &str) -> Result<i64, LifecycleError> {
 
 /// Every stored version, oldest first, with its number of allow rules
 /// (`None` if its text does not parse as a draft).
-pub fn versions(store: &Store) -> Result<Vec<(PolicyVersion, Option<usize>)>, LifecycleError> {
+pub fn versions<S: PolicyLog + ?Sized>(
+    store: &S,
+) -> Result<Vec<(PolicyVersion, Option<usize>)>, LifecycleError> {
     Ok(store
         .policy_versions()?
         .into_iter()
@@ -146,7 +151,10 @@ pub struct Drafted {
 /// Drafts from the store's per-day activity in the window, adds the
 /// exceptions active at the draft's time (listing expired ones), limits it
 /// to the scope and records the learned names of its addresses.
-pub fn draft_from_store(store: &Store, req: &DraftRequest<'_>) -> Result<Drafted, LifecycleError> {
+pub fn draft_from_store<S: MapStore + PolicyLog + ?Sized>(
+    store: &S,
+    req: &DraftRequest<'_>,
+) -> Result<Drafted, LifecycleError> {
     let now = req.options.generated_at;
     let mut activity = store.activity()?;
     if let Some(scope) = req.scope {
@@ -184,8 +192,8 @@ pub fn draft_from_store(store: &Store, req: &DraftRequest<'_>) -> Result<Drafted
 /// Stores a draft as the next version (audited as `draft`, under the
 /// draft's ticket), and audits once each exception it left out because it
 /// had expired.
-pub fn store_draft(
-    store: &mut Store,
+pub fn store_draft<S: PolicyLog + ?Sized>(
+    store: &mut S,
     d: &PolicyDraft,
     expired: &[(i64, String)],
     now: i64,
@@ -246,7 +254,11 @@ pub struct Rollback {
 
 /// Prepares a rollback to version `id` at `now`: `None` if there is no
 /// such version.
-pub fn plan_rollback(store: &Store, id: i64, now: i64) -> Result<Option<Rollback>, LifecycleError> {
+pub fn plan_rollback<S: PolicyLog + ?Sized>(
+    store: &S,
+    id: i64,
+    now: i64,
+) -> Result<Option<Rollback>, LifecycleError> {
     let Some(old) = store.policy_version(id)? else {
         return Ok(None);
     };
@@ -269,8 +281,8 @@ pub fn plan_rollback(store: &Store, id: i64, now: i64) -> Result<Option<Rollback
 
 /// Stores a planned rollback as a new version with the old content (same
 /// content hash), audited as `rollback`.
-pub fn store_rollback(
-    store: &mut Store,
+pub fn store_rollback<S: PolicyLog + ?Sized>(
+    store: &mut S,
     r: &Rollback,
     now: i64,
     author: &str,
@@ -325,8 +337,8 @@ pub struct Grant {
 
 /// Stores an exception granted at `now` for `g.ttl`, audited as `except`.
 /// Returns the stored row and its description.
-pub fn grant_exception(
-    store: &mut Store,
+pub fn grant_exception<S: PolicyLog + ?Sized>(
+    store: &mut S,
     g: Grant,
     now: i64,
 ) -> Result<(ExceptionRow, String), LifecycleError> {
@@ -347,8 +359,8 @@ pub fn grant_exception(
 }
 
 /// Every exception with its state at `now`, oldest first.
-pub fn exceptions_at(
-    store: &Store,
+pub fn exceptions_at<S: PolicyLog + ?Sized>(
+    store: &S,
     now: i64,
 ) -> Result<Vec<(ExceptionRow, ExceptionState)>, LifecycleError> {
     Ok(store
@@ -374,8 +386,8 @@ pub enum Revoked {
 
 /// Revokes exception `id` at `now` (audited as `revoke` unless it was
 /// revoked already).
-pub fn revoke_exception(
-    store: &mut Store,
+pub fn revoke_exception<S: PolicyLog + ?Sized>(
+    store: &mut S,
     id: i64,
     now: i64,
     by: &str,
@@ -394,8 +406,8 @@ pub fn revoke_exception(
 /// as of `as_of`, by default the last day with stored activity (not the
 /// clock: a store that stopped receiving data would otherwise call every
 /// rule unused). `None` when there is no day to count back from.
-pub fn unused(
-    store: &Store,
+pub fn unused<S: MapStore + ?Sized>(
+    store: &S,
     d: &PolicyDraft,
     days: u32,
     as_of: Option<i32>,
@@ -411,6 +423,7 @@ pub fn unused(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use depmap_store::Store;
 
     fn grant(ttl: Duration) -> Grant {
         Grant {
