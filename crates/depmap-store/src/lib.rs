@@ -52,7 +52,7 @@ pub mod testsuite;
 
 pub use batch::{Batch, Commit, Observer};
 pub use error::StoreError;
-pub use map::{Each, Filter, MapStore, Prefix, Retention};
+pub use map::{Each, Filter, MapStore, Retention};
 pub use policy::{
     AuditRow, ExceptionRow, ExceptionState, NewException, NewPolicyVersion, PolicyLog,
     PolicyVersion,

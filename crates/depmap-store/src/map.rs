@@ -11,44 +11,12 @@ use std::net::IpAddr;
 use std::ops::ControlFlow;
 
 use depmap_edges::{DayActivity, EdgeKey, EdgeOrigin, EdgeStats, NameRecord};
+use depmap_model::Cidr;
 
 use crate::{Commit, IngestRecord, StoreError, UpsertSummary};
 
 /// Nanoseconds in a day, to compare an edge's first and last seen with days.
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
-
-/// An address prefix (`10.0.4.0/24`, `2001:db8::/32`) for [`Filter::cidr`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Prefix {
-    addr: IpAddr,
-    len: u8,
-}
-
-impl Prefix {
-    /// The prefix of `len` bits of `addr` (host bits are ignored); `None`
-    /// when `len` is longer than the address.
-    pub fn new(addr: IpAddr, len: u8) -> Option<Prefix> {
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        (len <= max).then_some(Prefix { addr, len })
-    }
-
-    /// Whether `ip` is inside (an IPv4 prefix holds no IPv6 address and the
-    /// other way round).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |a: IpAddr| match a {
-            IpAddr::V4(v) => u128::from(u32::from(v)) << 96,
-            IpAddr::V6(v) => u128::from(v),
-        };
-        if self.addr.is_ipv4() != ip.is_ipv4() {
-            return false;
-        }
-        // The top `len` bits (IPv4 sits in the top 32); /0 shifts all out.
-        let mask = u128::MAX
-            .checked_shl(128 - u32::from(self.len))
-            .unwrap_or(0);
-        bits(self.addr) & mask == bits(ip) & mask
-    }
-}
 
 /// Which rows a streaming read hands over; [`Filter::default`] is all.
 /// The conditions are and-ed.
@@ -61,8 +29,11 @@ pub struct Filter {
     /// Edges to this server (names of this address).
     pub server: Option<IpAddr>,
     /// Edges with their client or their server inside (names of addresses
-    /// inside).
-    pub cidr: Option<Prefix>,
+    /// inside). Addresses are compared as stored: an IPv4-mapped IPv6
+    /// address (`::ffff:10.0.4.1`) is an IPv6 address here and is not
+    /// inside an IPv4 network, unlike [`Cidr::contains`], which reads it as
+    /// IPv4 for allow-lists.
+    pub cidr: Option<Cidr>,
 }
 
 impl Filter {
@@ -89,12 +60,20 @@ impl Filter {
         self.server.is_none_or(|s| s == k.server)
             && self
                 .cidr
-                .is_none_or(|p| p.contains(k.client) || p.contains(k.server))
+                .is_none_or(|net| Filter::inside(net, k.client) || Filter::inside(net, k.server))
     }
 
     /// Whether an address (a name's) passes the address conditions.
     pub fn address_matches(&self, ip: IpAddr) -> bool {
-        self.server.is_none_or(|s| s == ip) && self.cidr.is_none_or(|p| p.contains(ip))
+        self.server.is_none_or(|s| s == ip) && self.cidr.is_none_or(|net| Filter::inside(net, ip))
+    }
+
+    /// Whether the stored address `ip` is inside `net`, of the same family:
+    /// the filter matches addresses as the store keeps them, so an
+    /// IPv4-mapped IPv6 address is matched by IPv6 networks only (as by
+    /// `::ffff:0:0/96`), never by the IPv4 network of its embedded address.
+    fn inside(net: Cidr, ip: IpAddr) -> bool {
+        net.to_ipnet().contains(&ip)
     }
 }
 
@@ -283,22 +262,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefixes_and_filters() {
+    fn networks_and_filters() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let p = Prefix::new(ip("10.0.4.9"), 24).unwrap();
-        assert!(p.contains(ip("10.0.4.200")) && !p.contains(ip("10.0.5.1")));
-        assert!(!p.contains(ip("::ffff:10.0.4.1")));
-        assert!(Prefix::new(ip("0.0.0.0"), 0)
-            .unwrap()
-            .contains(ip("1.2.3.4")));
-        assert!(!Prefix::new(ip("0.0.0.0"), 0).unwrap().contains(ip("::1")));
-        assert!(Prefix::new(ip("2001:db8::"), 32)
-            .unwrap()
-            .contains(ip("2001:db8:1::7")));
-        assert!(Prefix::new(ip("10.0.0.1"), 32)
-            .unwrap()
-            .contains(ip("10.0.0.1")));
-        assert!(Prefix::new(ip("10.0.0.1"), 33).is_none());
+        let net = |s: &str| Some(s.parse::<Cidr>().unwrap());
+        let inside = |n: &str, a: &str| Filter::inside(n.parse().unwrap(), ip(a));
+        // Any address of the network says which network is meant.
+        let p = Cidr::parse_masked("10.0.4.9/24").unwrap();
+        assert!(Filter::inside(p, ip("10.0.4.200")) && !Filter::inside(p, ip("10.0.5.1")));
+        // Addresses are matched as stored: a mapped address is IPv6.
+        assert!(!Filter::inside(p, ip("::ffff:10.0.4.1")));
+        assert!(inside("::ffff:0:0/96", "::ffff:10.0.4.1"));
+        assert!(inside("0.0.0.0/0", "1.2.3.4"));
+        assert!(!inside("0.0.0.0/0", "::1"));
+        assert!(inside("2001:db8::/32", "2001:db8:1::7"));
+        assert!(inside("10.0.0.1", "10.0.0.1"));
+        assert!(Cidr::new(ip("10.0.0.1"), 33).is_none());
+        let cidr = Filter {
+            cidr: net("10.0.4.0/24"),
+            ..Filter::default()
+        };
+        let edge = |c: &str, s: &str| EdgeKey {
+            client: ip(c),
+            server: ip(s),
+            port: 443,
+            proto: 6,
+        };
+        assert!(cidr.edge_matches(&edge("10.0.4.1", "192.0.2.1")));
+        assert!(cidr.edge_matches(&edge("192.0.2.1", "10.0.4.1")));
+        assert!(!cidr.edge_matches(&edge("::ffff:10.0.4.1", "192.0.2.1")));
+        assert!(cidr.address_matches(ip("10.0.4.7")) && !cidr.address_matches(ip("10.0.3.7")));
         let f = Filter {
             days: Some((10, 11)),
             ..Filter::default()

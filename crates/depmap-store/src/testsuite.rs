@@ -10,10 +10,11 @@ use std::net::IpAddr;
 use std::ops::ControlFlow;
 
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NameRecord, NameSource};
+use depmap_model::Cidr;
 
 use crate::{
     Batch, Commit, EdgeOrigin, ExceptionState, Filter, MapStore, NewException, NewIngest,
-    NewPolicyVersion, Observer, PolicyLog, Prefix,
+    NewPolicyVersion, Observer, PolicyLog,
 };
 
 /// Opens the store of a name (see the module docs).
@@ -539,12 +540,12 @@ pub fn reads_filter_and_stream<S: MapStore>(open: Open<'_, S>) {
     };
     assert_eq!(edges_of(&server), [rows[2].0]);
     let cidr = Filter {
-        cidr: Prefix::new(ip("10.0.4.0"), 24),
+        cidr: Some(Cidr::new(ip("10.0.4.0"), 24).unwrap()),
         ..Filter::default()
     };
     assert_eq!(edges_of(&cidr), [rows[0].0, rows[1].0]);
     let client_side = Filter {
-        cidr: Prefix::new(ip("192.168.0.0"), 16),
+        cidr: Some(Cidr::new(ip("192.168.0.0"), 16).unwrap()),
         ..Filter::default()
     };
     assert_eq!(edges_of(&client_side), [rows[2].0]);
