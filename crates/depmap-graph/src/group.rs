@@ -63,7 +63,9 @@ use depmap_edges::{EdgeKey, EdgeOrigin};
 use depmap_model::{host_group, host_kind, rfc3339, HostKind};
 use serde::Serialize;
 
-use crate::{dot_escape, labels_text, proto_text, write_legend, Legend, Map};
+use crate::dot::{dot_escape, dot_preamble, labels_text, service_list, write_legend, Legend};
+use crate::map::proto_text;
+use crate::Map;
 
 /// The grouped JSON export's schema identifier. Its nodes are not all
 /// addresses, so it is not `depmap.map/v1`.
@@ -557,7 +559,7 @@ impl GroupedMap<'_> {
             map.edges.len(),
             total_conn
         );
-        crate::dot_preamble(&mut s, &title, 0.2);
+        dot_preamble(&mut s, &title, 0.2);
         let mut clusters: BTreeMap<(HostKind, String), Vec<IpAddr>> = BTreeMap::new();
         for (node, data) in &self.nodes {
             let id = dot_escape(&node.id());
@@ -586,7 +588,7 @@ impl GroupedMap<'_> {
                     .or_default()
                     .push(*ip),
                 GroupNode::Shared => {
-                    let list = crate::service_list(
+                    let list = service_list(
                         data.services
                             .iter()
                             .map(|(_, p, port)| (*p, *port))
