@@ -8,14 +8,25 @@
 //!   ([`Map::annotate`]), where its figures came from ([`Map::set_origins`]),
 //!   and the names, roles and labels a [`depmap_model::Inventory`] gives
 //!   hosts ([`Map::set_inventory`]).
+//! - [`Map::load`] (`load.rs`): the one place a store's edges, activity,
+//!   names and origins become a map, through the store's streaming reads.
 //! - The exports, one module per format: `json.rs` (schema [`JSON_SCHEMA`],
 //!   documented in `docs/JSON.md`), `dot.rs`, `csv.rs`.
 //! - [`GroupedMap`] ([`group`]): the map drawn with one node per role and/or
 //!   one shared-infrastructure node ([`Map::group`], [`GroupOptions`]).
 //!
 //! This crate does not touch SQLite or files and reads no clock: it takes
-//! edges and returns text. Output order is deterministic (hosts and edges
-//! sorted), so a diff of two exports is a real change.
+//! edges, or a store to read them from, and returns text. Output order is
+//! deterministic (hosts and edges sorted), so a diff of two exports is a
+//! real change.
+//!
+//! It depends on `depmap-store` for the [`MapStore`](depmap_store::MapStore)
+//! trait alone, so that reading a map is written once for every backend
+//! (SQLite today, PostgreSQL for the fleet hub, a fake in tests) and every
+//! caller (`export`, `demo`, later the web map); it names no backend and
+//! opens nothing. The trait shares its crate with the SQLite backend, so
+//! rusqlite is still compiled in; a feature or a crate of its own for the
+//! trait would cut that without changing this crate.
 //!
 //! ```
 //! use depmap_edges::{EdgeKey, EdgeStats};
@@ -35,6 +46,7 @@ mod csv;
 mod dot;
 pub mod group;
 mod json;
+mod load;
 mod map;
 #[cfg(test)]
 mod tests;

@@ -70,7 +70,11 @@ impl Map {
     /// with `~`. An edge missing from `origins` has no known source
     /// (`sources: []`); a key that is not an edge of the map is ignored.
     pub fn set_origins(&mut self, origins: &[(EdgeKey, EdgeOrigin)]) {
-        let by_key: BTreeMap<EdgeKey, EdgeOrigin> = origins.iter().copied().collect();
+        self.set_origins_by_key(origins.iter().copied().collect());
+    }
+
+    /// [`Map::set_origins`] from a map of them.
+    pub(crate) fn set_origins_by_key(&mut self, by_key: BTreeMap<EdgeKey, EdgeOrigin>) {
         self.origins = Some(
             self.edges
                 .iter()
@@ -100,29 +104,53 @@ impl Map {
         names: &[NameRecord],
         new_days: i32,
     ) {
-        let end = activity.iter().map(|(_, a)| a.day).max().unwrap_or(0);
         let mut by_edge: BTreeMap<EdgeKey, Vec<DayActivity>> = BTreeMap::new();
         for (k, a) in activity {
             by_edge.entry(*k).or_default().push(*a);
         }
+        self.set_activity(by_edge, new_days);
+        for n in names {
+            self.add_name(n.address, &n.name);
+        }
+        self.sort_names();
+    }
+
+    /// Classifies each edge's days (any order; sorted here) against the
+    /// last day of all of them, and marks edges first seen in the last
+    /// `new_days` of those days as new. [`Map::annotate`] and
+    /// [`Map::load`] share it.
+    pub(crate) fn set_activity(
+        &mut self,
+        mut by_edge: BTreeMap<EdgeKey, Vec<DayActivity>>,
+        new_days: i32,
+    ) {
+        let Some(end) = by_edge.values().flatten().map(|a| a.day).max() else {
+            return;
+        };
         let cfg = RecurrenceConfig::default();
         for (i, (k, _)) in self.edges.iter().enumerate() {
-            if let Some(days) = by_edge.get(k) {
+            if let Some(days) = by_edge.get_mut(k) {
+                days.sort_by_key(|a| a.day);
                 self.active_days[i] = days.len() as u32;
                 self.recurrence[i] = Some(classify(days, end, &cfg));
             }
         }
-        for n in names {
-            let list = self.names.entry(n.address).or_default();
-            if !list.contains(&n.name) {
-                list.push(n.name.clone());
-            }
+        self.new_since_day = Some(end - new_days + 1);
+    }
+
+    /// Adds a name learned for `address`, once; [`Map::sort_names`] orders
+    /// them when all are in.
+    pub(crate) fn add_name(&mut self, address: IpAddr, name: &str) {
+        let list = self.names.entry(address).or_default();
+        if !list.iter().any(|n| n == name) {
+            list.push(name.to_string());
         }
+    }
+
+    /// Sorts each address's names.
+    pub(crate) fn sort_names(&mut self) {
         for list in self.names.values_mut() {
             list.sort();
-        }
-        if !activity.is_empty() {
-            self.new_since_day = Some(end - new_days + 1);
         }
     }
 
