@@ -84,9 +84,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         inventory_path.display()
     );
 
-    let mut map = Map::new(store.edges()?);
-    map.annotate(&store.activity()?, &store.names()?, 7);
-    map.set_origins(&store.edge_origins()?);
+    let mut map = Map::load(&store, 7)?;
     map.set_inventory(&inventory);
     let json = dir.join("map.json");
     let dot = dir.join("map.dot");

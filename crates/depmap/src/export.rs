@@ -87,9 +87,7 @@ pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let store = Store::open_existing(&args.db.db)?;
-    let mut map = Map::new(store.edges()?);
-    map.annotate(&store.activity()?, &store.names()?, args.new_days);
-    map.set_origins(&store.edge_origins()?);
+    let mut map = Map::load(&store, args.new_days)?;
     if let Some(inventory) = &inventory {
         map.set_inventory(inventory);
         let with_role = map
