@@ -4,7 +4,7 @@
 //! expectation; differences from those are explained next to the assert.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};

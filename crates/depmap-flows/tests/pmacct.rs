@@ -14,7 +14,7 @@
 //!   capture (1 packet/1500 bytes and 2 packets/3000 bytes).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 

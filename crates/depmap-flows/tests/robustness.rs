@@ -4,7 +4,7 @@
 //! captures' templates (so data sets reach the record decoders).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use depmap_flows::{FlowDecoder, FlowDecoderConfig};
 

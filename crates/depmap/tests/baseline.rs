@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-mod common;
+use crate::common;
 
 use common::{build, depmap, key, put};
 use depmap_edges::calendar::days_from_civil;

@@ -1,7 +1,7 @@
 //! The `depmap` binary end to end: real files, a real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::captures;
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! receiving the same datagrams over loopback UDP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::captures;
 
 use std::collections::BTreeMap;

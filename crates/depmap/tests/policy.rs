@@ -3,7 +3,7 @@
 //! the 1st at 06:00).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{depmap, failed, ok};
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use depmap_edges::{NameRecord, NameSource, NANOS_PER_DAY};
 use depmap_store::{Batch, Store};
 
-mod common;
+use crate::common;
 
 use common::{depmap, failed, ok};
 
