@@ -78,7 +78,6 @@ macro_rules! capture_tests {
         #[test]
         fn $test() {
             if !have_shared_data() {
-                eprintln!("skipped: ../shared/data is not present");
                 return;
             }
             let m = check($file, $extra);

@@ -64,7 +64,6 @@ fn names_in(file: &str) -> Names {
 #[test]
 fn sites_sni_match_ndpi() {
     if !have_shared_data() {
-        eprintln!("skipped: ../shared/data is not present");
         return;
     }
     let n = names_in("ndpi__sites.pcapng");
@@ -109,7 +108,6 @@ fn sites_sni_match_ndpi() {
 #[test]
 fn tls2_has_164_distinct_snis() {
     if !have_shared_data() {
-        eprintln!("skipped: ../shared/data is not present");
         return;
     }
     let n = names_in("pcapplusplus__tls2.pcap");
@@ -121,7 +119,6 @@ fn tls2_has_164_distinct_snis() {
 #[test]
 fn dns_answers_in_dns_packets() {
     if !have_shared_data() {
-        eprintln!("skipped: ../shared/data is not present");
         return;
     }
     let n = names_in("pcapplusplus__DnsPackets.pcap");

@@ -12,9 +12,10 @@ use depmap_capture::{CaptureError, FileReader};
 use depmap_edges::{EdgeKey, EdgeStats, FlowConfig, FlowTable};
 use depmap_wire::{decode, Decoded, LinkType};
 
-/// `../shared/data` next to the project root, where the real captures are.
+/// `../shared/data` next to the project root (or `$DEPMAP_SHARED_DATA`),
+/// where the real captures are.
 pub fn shared_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+    depmap_testdata::location()
 }
 
 /// A capture in `../shared/data/captures`.
@@ -22,9 +23,11 @@ pub fn capture(name: &str) -> PathBuf {
     shared_data().join("captures").join(name)
 }
 
-/// Whether the shared data is present (it is not in a user's clone).
+/// Whether the shared data is present (it is not in a user's clone). When
+/// it is not, says so on stderr, or panics when `CI` is set, so a test that
+/// returns early on `false` fails in CI (see `depmap_testdata`).
 pub fn have_shared_data() -> bool {
-    shared_data().join("captures").is_dir()
+    depmap_testdata::shared_data().is_some()
 }
 
 /// What [`map_file`] found in one capture.

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use depmap_capture::FileReader;
 use depmap_wire::{decode, Decoded, LinkType};
@@ -16,13 +15,7 @@ use crate::template::TemplateBackend;
 use crate::{FlowDecoderConfig, FlowRecord};
 
 fn datagrams(name: &str) -> Option<Vec<(SocketAddr, i64, Vec<u8>)>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/captures")
-        .join(name);
-    if !path.exists() {
-        eprintln!("skipping: {} not found", path.display());
-        return None;
-    }
+    let path = depmap_testdata::captures()?.join(name);
     let mut out = Vec::new();
     FileReader::open(&path)
         .unwrap()

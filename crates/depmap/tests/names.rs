@@ -4,17 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+/// The shared data directory (not only its captures), if present; under
+/// `CI` its absence fails the test.
 fn captures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: ../shared/data is not present");
-        None
-    }
+    depmap_testdata::shared_data()
 }
 
 /// Ingests `files` into a fresh store and returns address -> names from the

@@ -1,16 +1,13 @@
 //! The DOT export of a real map of about 300 edges renders with real Graphviz.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn three_hundred_edge_map_renders_with_graphviz() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captures");
-    if !data.is_dir() {
-        eprintln!("skipped: ../shared/data is not present");
+    let Some(data) = depmap_testdata::captures() else {
         return;
-    }
+    };
     if Command::new("dot").arg("-V").output().is_err() {
         eprintln!("skipped: Graphviz's dot is not installed (./scripts/setup installs it)");
         return;

@@ -9,15 +9,10 @@ use depmap_capture::FileReader;
 use depmap_flows::{FlowDecoder, FlowDecoderConfig, FlowError, FlowRecord};
 use depmap_wire::{decode, Decoded, LinkType};
 
-/// The shared test data directory, or `None` (with a message) when absent.
+/// The shared test data directory, or `None` (with a message) when absent;
+/// under `CI` its absence fails the test (see `depmap_testdata`).
 pub fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: test data directory {} not found", dir.display());
-        None
-    }
+    depmap_testdata::shared_data()
 }
 
 /// One export datagram as it was captured.

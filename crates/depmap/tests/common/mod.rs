@@ -140,13 +140,8 @@ pub fn build(path: &Path, span: i32) {
     }
 }
 
-/// The real captures in `../shared/data/captures`, if present.
+/// The real captures in `../shared/data/captures`, if present; under `CI`
+/// their absence fails the test (see `depmap_testdata`).
 pub fn captures() -> Option<std::path::PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/captures");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: ../shared/data is not present");
-        None
-    }
+    depmap_testdata::captures()
 }
