@@ -10,6 +10,7 @@ mod baseline;
 mod cli;
 mod demo;
 mod deploy;
+mod export;
 mod flows;
 mod inventory;
 mod names;
