@@ -8,3 +8,4 @@ mod flow_flood;
 mod fuzz_replay;
 mod ground_truth;
 mod names;
+mod workspace;
