@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use depmap_capture::FileReader;
 use depmap_suite::{capture, have_shared_data, shared_data};
-use depmap_wire::names::{dns_answers, http_host, tls_sni, DnsData};
+use depmap_wire::app::{dns_answers, http_host, tls_sni, DnsData};
 use depmap_wire::{decode, Decoded, LinkType};
 
 #[derive(Default)]

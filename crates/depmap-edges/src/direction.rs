@@ -86,7 +86,7 @@ pub const NONE: Dir = 2;
 
 /// What the flow table knows about a flow when it decides its direction.
 #[derive(Clone, Copy, Debug)]
-pub struct Evidence {
+pub struct DirectionEvidence {
     /// Port of side A (0 if none).
     pub a_port: u16,
     /// Port of side B (0 if none).
@@ -111,7 +111,7 @@ pub struct Evidence {
 
 /// Returns the direction in which the client sends (A_TO_B means A is the
 /// client) and the rule that decided it.
-pub fn client_direction(e: &Evidence) -> (Dir, Rule) {
+pub fn client_direction(e: &DirectionEvidence) -> (Dir, Rule) {
     if e.syn_dir != NONE {
         return (e.syn_dir, Rule::Handshake);
     }
@@ -165,8 +165,8 @@ pub fn client_direction(e: &Evidence) -> (Dir, Rule) {
 mod tests {
     use super::*;
 
-    fn ev(a_port: u16, b_port: u16) -> Evidence {
-        Evidence {
+    fn ev(a_port: u16, b_port: u16) -> DirectionEvidence {
+        DirectionEvidence {
             a_port,
             b_port,
             has_ports: true,

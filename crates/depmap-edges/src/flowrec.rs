@@ -79,7 +79,7 @@ use depmap_flows::{DirectionHint, FlowRecord};
 use depmap_wire::{ipproto, tcpflags};
 use foldhash::{HashMap, HashSet};
 
-use crate::direction::{self, Dir, Evidence, A_TO_B, NONE};
+use crate::direction::{self, Dir, DirectionEvidence, A_TO_B, NONE};
 use crate::key::FlowKey;
 use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC};
 use crate::table::MAX_LISTENERS;
@@ -556,7 +556,7 @@ impl RecordAggregator {
             self.counters.direction_from_rule += 1;
             let a_listens = self.listeners.contains(&(key.a, key.a_port, key.proto));
             let b_listens = self.listeners.contains(&(key.b, key.b_port, key.proto));
-            direction::client_direction(&Evidence {
+            direction::client_direction(&DirectionEvidence {
                 a_port: key.a_port,
                 b_port: key.b_port,
                 has_ports: ipproto::has_ports(key.proto) && (key.a_port, key.b_port) != (0, 0),

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use depmap_wire::names::{DnsAnswer, DnsData};
+use depmap_wire::app::{DnsAnswer, DnsData};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,7 @@
 //! its [`FlowTable`], learns server names from DNS answers, TLS SNI and
 //! HTTP Host, and counts what it skipped by reason.
 
-use depmap_wire::names::{dns_answers, http_host, tls_sni, DnsAnswer};
+use depmap_wire::app::{dns_answers, http_host, tls_sni, DnsAnswer};
 use depmap_wire::{decode, ipproto, Decoded, LinkType, Malformed, NonIp, Packet};
 
 use crate::{FlowConfig, FlowTable, NameSource, NameTable};

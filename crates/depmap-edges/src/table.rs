@@ -10,7 +10,7 @@ use foldhash::fast::{FoldHasher, RandomState};
 use foldhash::{HashMap, HashSet, SharedSeed};
 use hashbrown::HashTable;
 
-use crate::direction::{self, Dir, Evidence, A_TO_B, NONE};
+use crate::direction::{self, Dir, DirectionEvidence, A_TO_B, NONE};
 use crate::key::{FlowKey, RawEdge};
 use crate::model::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_HOUR, NANOS_PER_SEC};
 
@@ -600,7 +600,7 @@ impl FlowTable {
             let unknown = flow.syn_dir == NONE && flow.synack_dir == NONE;
             let a_listens = unknown && self.listeners.contains(&(key.a, key.a_port, key.proto));
             let b_listens = unknown && self.listeners.contains(&(key.b, key.b_port, key.proto));
-            direction::client_direction(&Evidence {
+            direction::client_direction(&DirectionEvidence {
                 a_port: key.a_port,
                 b_port: key.b_port,
                 has_ports: ipproto::has_ports(key.proto) && (key.a_port, key.b_port) != (0, 0),

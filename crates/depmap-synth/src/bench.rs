@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::app::{App, DnsName};
 use crate::apps::{self, Talk};
-use crate::calendar::{days_from_civil, MICROS_PER_SEC, SECS_PER_DAY};
+use crate::civil::{days_from_civil, MICROS_PER_SEC, SECS_PER_DAY};
 use crate::conv::{Conv, Peer, Transport};
 use crate::rng::Rng;
 use crate::scenario::mac_of;

@@ -115,7 +115,7 @@
 mod app;
 mod apps;
 mod bench;
-mod calendar;
+mod civil;
 mod conv;
 mod payload;
 mod pcap;
@@ -133,7 +133,7 @@ pub use rng::Rng;
 pub use scenario::{
     ExpectedEdge, Fanout, Host, Pattern, Role, Scenario, Schedule, Service, SCRAPE_INTERVAL_SECS,
 };
-pub use traffic::{Frame, Summary, Traffic};
+pub use traffic::{GeneratedFrame, Summary, Traffic};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::app::{App, DnsName};
 use crate::apps::{self, Talk};
-use crate::calendar::{
+use crate::civil::{
     civil_from_days, day_of, days_from_civil, weekday, MICROS_PER_DAY, MICROS_PER_SEC, SECS_PER_DAY,
 };
 use crate::conv::{Conv, Peer, Transport};

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use depmap_capture::FileReader;
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, FlowConfig, FlowTable, NANOS_PER_DAY};
-use depmap_wire::names::{dns_answers, http_host, tls_sni, DnsData};
+use depmap_wire::app::{dns_answers, http_host, tls_sni, DnsData};
 use depmap_wire::{decode, tcpflags, Decoded, LinkType, Packet};
 
 use crate::*;

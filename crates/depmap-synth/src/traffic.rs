@@ -19,14 +19,14 @@ use crate::rng::Rng;
 
 /// One generated frame: an Ethernet II frame and its capture time.
 #[derive(Clone, Copy, Debug)]
-pub struct Frame<'a> {
+pub struct GeneratedFrame<'a> {
     /// Capture time in microseconds since the Unix epoch (UTC).
     pub ts_micros: i64,
     /// The frame, starting with the Ethernet header (`LINKTYPE_ETHERNET`).
     pub data: &'a [u8],
 }
 
-impl Frame<'_> {
+impl GeneratedFrame<'_> {
     /// The capture time in nanoseconds since the epoch, as
     /// `depmap_capture` reports it.
     pub fn ts_nanos(&self) -> i64 {
@@ -175,7 +175,7 @@ impl Traffic {
     /// in non-decreasing timestamp order. An error means etherparse refused
     /// to build a packet, which the generator's own limits rule out; it is
     /// reported rather than hidden.
-    pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+    pub fn next_frame(&mut self) -> io::Result<Option<GeneratedFrame<'_>>> {
         while let Some(Reverse(entry)) = self.heap.pop() {
             match entry.slot {
                 Slot::Source(i) => {
@@ -210,7 +210,7 @@ impl Traffic {
                     }
                     if let Some(at) = emitted {
                         self.frames += 1;
-                        return Ok(Some(Frame {
+                        return Ok(Some(GeneratedFrame {
                             ts_micros: at.max(entry.at),
                             data: &self.frame,
                         }));

@@ -25,8 +25,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod app;
 mod link;
-pub mod names;
 
 use std::net::IpAddr;
 
