@@ -89,7 +89,7 @@ fn edges(n: usize, days: i32, rng: &mut Rng) -> Vec<(EdgeKey, Shape)> {
             let c = i % CLIENTS;
             let s = i / CLIENTS;
             // Every fifth client is IPv6 and calls the server's IPv6 address.
-            let (client, server): (IpAddr, IpAddr) = if c % 5 == 0 {
+            let (client, server): (IpAddr, IpAddr) = if c.is_multiple_of(5) {
                 (
                     format!("fd00:10:1::{:x}", c + 1).parse().unwrap(),
                     format!("fd00:10:2::{:x}", s + 1).parse().unwrap(),

@@ -101,7 +101,7 @@ fn generate(records: usize) -> Vec<Vec<u8>> {
             let server = [10, 200, (server_n >> 8) as u8, server_n as u8];
             let cport = 32768 + (conv % 28000) as u16;
             let sport = [22u16, 53, 80, 443, 3306, 5432, 6379, 8080][(conv % 8) as usize];
-            let (src, dst, sp, dp) = if rng.next() % 2 == 0 {
+            let (src, dst, sp, dp) = if rng.next().is_multiple_of(2) {
                 (client, server, cport, sport)
             } else {
                 (server, client, sport, cport)

@@ -193,7 +193,7 @@ impl Sink {
                 self.table.observe(ts, &p);
                 self.fed_packets += 1;
                 self.fed_bytes += u64::from(p.ip_len);
-                if self.flush_every != 0 && self.fed_packets % self.flush_every == 0 {
+                if self.flush_every != 0 && self.fed_packets.is_multiple_of(self.flush_every) {
                     self.table.fold_active();
                     self.take();
                 }

@@ -506,7 +506,7 @@ fn raw_header(protocol: u32, frame_length: u32, header: &[u8]) -> Vec<u8> {
     b.extend_from_slice(&[0, 0, 0, 4]);
     b.extend_from_slice(&(header.len() as u32).to_be_bytes());
     b.extend_from_slice(header);
-    while b.len() % 4 != 0 {
+    while !b.len().is_multiple_of(4) {
         b.push(0);
     }
     xdr(1, &b)

@@ -295,7 +295,11 @@ impl Source for FloodSource {
         ));
         let server_index = (crate::rng::mix(client_index) % 16) as u8;
         let server_addr = IpAddr::V4(Ipv4Addr::new(10, 250, 0, 1 + server_index));
-        let port = if client_index % 2 == 0 { 443 } else { 80 };
+        let port = if client_index.is_multiple_of(2) {
+            443
+        } else {
+            80
+        };
         let client = Peer {
             addr: client_addr,
             mac: [

@@ -477,7 +477,7 @@ impl Script<'_> {
                 s.head_len = (head_len - sent).min(n) as u16;
             }
             sent += n;
-            let pair_done = (sent / MSS) % 2 == 0 && sent % MSS == 0;
+            let pair_done = (sent / MSS).is_multiple_of(2) && sent.is_multiple_of(MSS);
             if pair_done || (last && !answered) {
                 let ack = self.seq[me].wrapping_add(sent as u32);
                 let ack_at = self.answer(side.other(), at);
