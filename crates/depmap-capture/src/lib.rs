@@ -2,13 +2,20 @@
 //! link type and original length, and nothing more.
 //!
 //! This crate does not decode packets (that is `depmap-wire`) and does not
-//! store anything (that is `depmap-store`). Its main types are [`FileReader`]
-//! for live interfaces [`LiveCapture`] (libpcap, see [`live`]), and, for flow
-//! exports, [`UdpListener`] (tokio UDP sockets, see [`udp`]).
-//! [`FileReader`] reads pcap and pcapng files through the pure-Rust `pcap-parser`
-//! crate. libpcap itself refuses pcapng files whose interfaces have different
-//! link types, and other pure-Rust readers stop at the first snaplen-cut
-//! packet; pcap-parser reads every capture in the project's test data.
+//! store anything (that is `depmap-store`). Its main types are
+//! [`FileReader`] for capture files, [`LiveCapture`] for live interfaces
+//! (libpcap, see [`live`]) and, for flow exports, [`UdpListener`] (tokio
+//! UDP sockets, see [`udp`]).
+//!
+//! [`FileReader`] chooses the format by magic number. Classic pcap files
+//! are read by a record loop of our own that frames each record in place
+//! in its read buffer (cheaper than pcap-parser's owned blocks on the hot
+//! path, and it also reads the big-endian "modified" pcap format that
+//! pcap-parser refuses). pcapng files go through the pure-Rust
+//! `pcap-parser` crate: libpcap refuses pcapng files whose interfaces have
+//! different link types, and other pure-Rust readers stop at the first
+//! snaplen-cut packet; pcap-parser reads every pcapng capture in the
+//! project's test data.
 //!
 //! ```no_run
 //! use depmap_capture::FileReader;

@@ -10,8 +10,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Why a payload yielded no name. Only for tests and counters; callers
-/// usually treat every error as "no name here".
+/// Why a payload yielded no name. The aggregator
+/// (`depmap_edges::PacketAggregator`) treats every reason as "no name
+/// here" and counts none of them; the reasons are for tests and for
+/// callers that want to tell a cut payload from a foreign one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NameError {
