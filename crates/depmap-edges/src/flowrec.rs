@@ -229,7 +229,7 @@ impl Default for PairingConfig {
 }
 
 /// What the aggregator counts; every bound has a counter.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordCounters {
     /// Records added.
     pub records: u64,

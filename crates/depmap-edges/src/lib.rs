@@ -34,6 +34,7 @@ pub mod direction;
 pub mod flowrec;
 mod hugepages;
 mod key;
+pub mod metrics;
 mod model;
 pub mod names;
 pub mod packets;
@@ -43,7 +44,7 @@ mod table;
 pub use model::{
     DayActivity, EdgeKey, EdgeOrigin, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_SEC,
 };
-pub use names::{NameRecord, NameSource, NameTable, MAX_NAMES};
+pub use names::{NameCounters, NameRecord, NameSource, NameTable, MAX_NAMES};
 pub use packets::{PacketAggregator, PacketCounters};
 pub use table::{FlowConfig, FlowCounters, FlowTable, MAX_LISTENERS};
 

@@ -59,6 +59,13 @@ pub struct NameRecord {
     pub last_seen: i64,
 }
 
+/// What the name table counts; its bound has a counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameCounters {
+    /// Names not remembered because [`MAX_NAMES`] was reached.
+    pub not_remembered: u64,
+}
+
 /// Collects names for addresses. An address can have several names, and a
 /// name several addresses.
 #[derive(Default)]
@@ -123,6 +130,13 @@ impl NameTable {
     /// Names not remembered because [`MAX_NAMES`] was reached.
     pub fn not_remembered(&self) -> u64 {
         self.not_remembered
+    }
+
+    /// The table's counters.
+    pub fn counters(&self) -> NameCounters {
+        NameCounters {
+            not_remembered: self.not_remembered,
+        }
     }
 
     /// Takes the names, leaving the table empty, sorted.

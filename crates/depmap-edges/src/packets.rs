@@ -9,7 +9,7 @@ use depmap_wire::{decode, ipproto, Decoded, LinkType, Malformed, NonIp, Packet};
 use crate::{FlowConfig, FlowTable, NameSource, NameTable};
 
 /// What the aggregator saw, frame by frame.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PacketCounters {
     /// Frames handed in.
     pub frames: u64,

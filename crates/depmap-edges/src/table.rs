@@ -56,7 +56,7 @@ impl Default for FlowConfig {
 }
 
 /// Counters the table keeps; every bound has one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlowCounters {
     /// IP packets observed.
     pub packets: u64,
