@@ -1,12 +1,19 @@
 //! What the decoder counts. Every bound has a counter, and every datagram,
 //! set or sample that produced no record is counted by reason.
+//! [`DecoderCounters::encode`] writes them all for `/metrics`.
+
+use std::fmt;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
 
 use crate::error::FlowError;
 use crate::record::Format;
 
 /// Counters a [`FlowDecoder`](crate::FlowDecoder) keeps. All are totals
 /// since the decoder was created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecoderCounters {
     /// Datagrams passed to `decode`.
     pub datagrams: u64,
@@ -123,6 +130,149 @@ impl DecoderCounters {
         v
     }
 
+    /// Writes every counter in the Prometheus text format through
+    /// prometheus-client, each bound's included (`scopes_evicted`,
+    /// `templates_evicted`, `samplers_not_remembered`, `pending_evicted`):
+    /// datagrams by `format`, malformed datagrams by `reason`
+    /// ([`FlowError::NAMES`]; the name `depmap_flow_malformed_total` is the
+    /// one `/metrics` always had, now with the reason), and one
+    /// `depmap_flow_*` or `depmap_sflow_*` counter for each of the rest.
+    pub fn encode(&self, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        counter(
+            e,
+            "depmap_flow_datagrams",
+            "Flow-export datagrams decoded (or tried).",
+            self.datagrams,
+        )?;
+        counters(
+            e,
+            "depmap_flow_format_datagrams",
+            "Flow-export datagrams by format, counted once the format is known.",
+            Format::ALL.map(|f| (FormatLabel { format: f.name() }, self.datagrams_of(f))),
+        )?;
+        counter(
+            e,
+            "depmap_flow_decoded_records",
+            "Flow records the decoder delivered.",
+            self.records,
+        )?;
+        counters(
+            e,
+            "depmap_flow_malformed",
+            "Malformed flow-export datagrams skipped, by reason.",
+            FlowError::NAMES
+                .into_iter()
+                .zip(self.malformed)
+                .map(|(reason, n)| (Reason { reason }, n)),
+        )?;
+        let one = [
+            (
+                "depmap_flow_scopes_created",
+                "Template scopes created (exporter address and port, and NetFlow v9 source ID or IPFIX observation domain).",
+                self.scopes_created,
+            ),
+            (
+                "depmap_flow_scopes_evicted",
+                "Template scopes dropped because max_scopes was reached.",
+                self.scopes_evicted,
+            ),
+            (
+                "depmap_flow_templates_received",
+                "Template and options-template records received (refreshes included).",
+                self.templates_received,
+            ),
+            (
+                "depmap_flow_templates_evicted",
+                "Templates dropped because a scope reached max_templates_per_scope.",
+                self.templates_evicted,
+            ),
+            (
+                "depmap_flow_options_records",
+                "Options data records received (sampling rates, system init time).",
+                self.options_records,
+            ),
+            (
+                "depmap_flow_records_without_addresses",
+                "Flow data records skipped because they carried no usable source or destination address.",
+                self.records_without_addresses,
+            ),
+            (
+                "depmap_flow_records_unknown_sampler",
+                "Flow records naming a sampler whose rate was not announced (delivered unsampled).",
+                self.records_unknown_sampler,
+            ),
+            (
+                "depmap_flow_samplers_not_remembered",
+                "Sampler IDs not remembered because a scope reached its sampler bound (MAX_SAMPLERS_PER_SCOPE).",
+                self.samplers_not_remembered,
+            ),
+            (
+                "depmap_flow_sets_without_template",
+                "Data sets that arrived before their template and were put aside.",
+                self.sets_without_template,
+            ),
+            (
+                "depmap_flow_pending_decoded",
+                "Put-aside data sets decoded once their template arrived.",
+                self.pending_decoded,
+            ),
+            (
+                "depmap_flow_pending_records",
+                "Flow records delivered from put-aside data sets.",
+                self.pending_records,
+            ),
+            (
+                "depmap_flow_pending_expired",
+                "Put-aside data sets given up because their template did not arrive in time.",
+                self.pending_expired,
+            ),
+            (
+                "depmap_flow_pending_evicted",
+                "Put-aside data sets dropped because max_pending_sets or max_pending_bytes was reached, or their scope was evicted.",
+                self.pending_evicted,
+            ),
+            (
+                "depmap_flow_pending_failed",
+                "Put-aside data sets that failed to decode once their template arrived.",
+                self.pending_failed,
+            ),
+            (
+                "depmap_sflow_flow_samples",
+                "sFlow flow samples seen.",
+                self.sflow_flow_samples,
+            ),
+            (
+                "depmap_sflow_counter_samples",
+                "sFlow counter samples skipped.",
+                self.sflow_counter_samples,
+            ),
+            (
+                "depmap_sflow_other_samples",
+                "sFlow samples of other (enterprise-specific) formats skipped.",
+                self.sflow_other_samples,
+            ),
+            (
+                "depmap_sflow_unsupported_headers",
+                "sFlow flow samples skipped because they carried neither a supported raw header nor a sampled IPv4/IPv6 record.",
+                self.sflow_unsupported_headers,
+            ),
+            (
+                "depmap_sflow_non_ip_headers",
+                "sFlow sampled headers that were not IP.",
+                self.sflow_non_ip,
+            ),
+            (
+                "depmap_sflow_undecodable_headers",
+                "sFlow sampled headers that could not be decoded.",
+                self.sflow_undecodable_headers,
+            ),
+        ];
+        for (name, help, value) in one {
+            counter(e, name, help, value)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn count_format(&mut self, format: Format) {
         if let Some(i) = Format::ALL.iter().position(|f| *f == format) {
             self.datagrams_by_format[i] += 1;
@@ -131,5 +281,143 @@ impl DecoderCounters {
 
     pub(crate) fn count_error(&mut self, e: &FlowError) {
         self.malformed[e.index()] += 1;
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FormatLabel {
+    format: &'static str,
+}
+
+/// One unlabelled counter.
+fn counter(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
+    ConstCounter::new(value).encode(e.encode_descriptor(name, help, None, MetricType::Counter)?)
+}
+
+/// One counter with a series per label set.
+fn counters<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (L, u64)>,
+) -> fmt::Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in series {
+        ConstCounter::new(value).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::collector::Collector;
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    type EncodeFn<T> = fn(&T, &mut DescriptorEncoder<'_>) -> fmt::Result;
+
+    struct Encoded<T>(T, EncodeFn<T>);
+
+    impl<T> fmt::Debug for Encoded<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Encoded")
+        }
+    }
+
+    impl<T: Send + Sync + 'static> Collector for Encoded<T> {
+        fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+            (self.1)(&self.0, &mut e)
+        }
+    }
+
+    /// Sets every number in `v` (each field, each array element) to a value
+    /// of its own, above 1000, and lists them by path.
+    fn distinct(v: &mut serde_json::Value, path: String, out: &mut Vec<(String, u64)>) {
+        match v {
+            serde_json::Value::Number(_) => {
+                let n = 1001 + out.len() as u64;
+                *v = n.into();
+                out.push((path, n));
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    distinct(x, format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    distinct(x, format!("{path}.{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Encodes `start` with every number in it (each field, each array
+    /// element, each `Some`) made distinct and checks that each one's value
+    /// is a sample in the text, and that each family is described
+    /// once with a `depmap_` name. Returns the text and the values by field.
+    fn every_field_encoded<T>(start: T, encode: EncodeFn<T>) -> (String, Vec<(String, u64)>)
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        let mut v = serde_json::to_value(start).unwrap();
+        let mut fields = Vec::new();
+        distinct(&mut v, String::new(), &mut fields);
+        assert!(!fields.is_empty());
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(Encoded(
+            serde_json::from_value(v).unwrap(),
+            encode,
+        )));
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        for (field, n) in &fields {
+            let sample = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .any(|l| l.ends_with(&format!(" {n}")));
+            assert!(sample, "{field} = {n} is not in:\n{text}");
+        }
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            let name = line.split(' ').nth(2).unwrap_or("");
+            assert!(name.starts_with("depmap_"), "{line}");
+            assert_eq!(
+                text.matches(&format!("# TYPE {name} ")).count(),
+                1,
+                "{name}"
+            );
+        }
+        (text, fields)
+    }
+
+    /// The value `every_field_encoded` gave `field`.
+    fn of(fields: &[(String, u64)], field: &str) -> u64 {
+        fields.iter().find(|(f, _)| f == field).unwrap().1
+    }
+
+    #[test]
+    fn decoder_counters_encode_every_field() {
+        let (text, f) = every_field_encoded(DecoderCounters::default(), DecoderCounters::encode);
+        let n = of(&f, &format!(".malformed[{}]", 2));
+        assert_eq!(FlowError::NAMES[2], "truncated");
+        assert!(
+            text.contains(&format!(
+                "depmap_flow_malformed_total{{reason=\"truncated\"}} {n}\n"
+            )),
+            "{text}"
+        );
+        let n = of(&f, ".datagrams_by_format[0]");
+        assert!(text.contains(&format!(
+            "depmap_flow_format_datagrams_total{{format=\"netflow-v5\"}} {n}\n"
+        )));
+        let n = of(&f, ".pending_evicted");
+        assert!(text.contains(&format!("\ndepmap_flow_pending_evicted_total {n}\n")));
     }
 }
