@@ -31,9 +31,10 @@ mod file;
 mod frame;
 mod legacy;
 pub mod live;
+pub mod metrics;
 pub mod udp;
 
 pub use file::{FileFormat, FileReader};
 pub use frame::{CaptureError, Frame, ReadSummary, MAX_RECORD_BYTES};
 pub use live::{FrameBatch, LiveCapture, LiveConfig, LiveError, LiveStats};
-pub use udp::{AllowList, DatagramBatch, ListenerConfig, UdpError, UdpListener};
+pub use udp::{AllowList, DatagramBatch, ListenerConfig, ListenerCounts, UdpError, UdpListener};

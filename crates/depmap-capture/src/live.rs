@@ -187,7 +187,7 @@ impl FrameBatch {
 }
 
 /// Capture statistics as 64-bit totals since the handle was opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveStats {
     /// Frames handed to the caller.
     pub frames: u64,

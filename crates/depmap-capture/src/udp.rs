@@ -106,6 +106,36 @@ impl ListenerStats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// Every counter's current value, with the socket's kernel drops as
+    /// `drops` reads them (`None`: no reader, or unreadable).
+    pub fn load(&self, drops: Option<&KernelDrops>) -> ListenerCounts {
+        let get = ListenerStats::get;
+        ListenerCounts {
+            datagrams: get(&self.datagrams),
+            bytes: get(&self.bytes),
+            denied: get(&self.denied),
+            errors: get(&self.errors),
+            kernel_drops: drops.and_then(KernelDrops::read),
+        }
+    }
+}
+
+/// A listener's counters at one moment, by value (see
+/// [`ListenerStats::load`]), for snapshots and `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListenerCounts {
+    /// Datagrams accepted.
+    pub datagrams: u64,
+    /// Bytes of accepted datagrams.
+    pub bytes: u64,
+    /// Datagrams dropped because their source is not in the allow-list.
+    pub denied: u64,
+    /// Receive errors (other than "would block").
+    pub errors: u64,
+    /// Datagrams the kernel dropped because the socket buffer was full,
+    /// where that can be read ([`KernelDrops`]).
+    pub kernel_drops: Option<u64>,
 }
 
 /// Datagrams received together: their bytes back to back, and per datagram

@@ -1,0 +1,282 @@
+//! Capture counters in the Prometheus text format, through prometheus-client:
+//! [`LiveStats`] by interface and [`ListenerCounts`] (a listener's
+//! [`ListenerStats`](crate::udp::ListenerStats) with the socket's kernel
+//! drops) by listener, each writing every one of its fields. The names are the ones `/metrics` has
+//! always had (`depmap_capture_frames_total{interface}`,
+//! `depmap_capture_drops_total{interface,where}`,
+//! `depmap_listener_datagrams_total{listen}`,
+//! `depmap_listener_drops_total{listen,where}`), and new ones for what it
+//! did not show.
+
+use std::fmt;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
+
+use crate::udp::ListenerCounts;
+use crate::LiveStats;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Interface {
+    interface: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Listen {
+    listen: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Where {
+    r#where: &'static str,
+}
+
+/// One counter with a series per label set.
+fn counters<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (L, u64)>,
+) -> fmt::Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in series {
+        ConstCounter::new(value).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl LiveStats {
+    /// Writes every counter of each interface, labelled by its name; the
+    /// families are described even when there is no interface.
+    pub fn encode_interfaces<'a>(
+        e: &mut DescriptorEncoder<'_>,
+        interfaces: impl IntoIterator<Item = (&'a str, &'a LiveStats)>,
+    ) -> fmt::Result {
+        let all: Vec<(Interface, LiveStats)> = interfaces
+            .into_iter()
+            .map(|(name, s)| {
+                let interface = name.to_string();
+                (Interface { interface }, *s)
+            })
+            .collect();
+        let by = |f: fn(&LiveStats) -> u64| all.iter().map(move |(i, s)| (i.clone(), f(s)));
+        counters(
+            e,
+            "depmap_capture_frames",
+            "Frames captured, by interface.",
+            by(|s| s.frames),
+        )?;
+        counters(
+            e,
+            "depmap_capture_bytes",
+            "Captured bytes (up to the snaplen), by interface.",
+            by(|s| s.bytes),
+        )?;
+        counters(
+            e,
+            "depmap_capture_received",
+            "Packets that passed the capture filter, as libpcap counts them (ps_recv), by interface.",
+            by(|s| s.received),
+        )?;
+        counters(
+            e,
+            "depmap_capture_drops",
+            "Packets lost before depmap saw them: kernel = capture buffer full, interface = NIC or driver.",
+            all.iter().flat_map(|(i, s)| {
+                [
+                    ((i.clone(), Where { r#where: "kernel" }), s.kernel_drops),
+                    ((i.clone(), Where { r#where: "interface" }), s.interface_drops),
+                ]
+            }),
+        )
+    }
+}
+
+impl ListenerCounts {
+    /// Writes every counter of each flow listener, labelled by its address
+    /// (`listen`); the kernel's drops have no series where they could not
+    /// be read.
+    pub fn encode_listeners<'a>(
+        e: &mut DescriptorEncoder<'_>,
+        listeners: impl IntoIterator<Item = (&'a str, &'a ListenerCounts)>,
+    ) -> fmt::Result {
+        let all: Vec<(Listen, ListenerCounts)> = listeners
+            .into_iter()
+            .map(|(addr, c)| {
+                let listen = addr.to_string();
+                (Listen { listen }, *c)
+            })
+            .collect();
+        let by = |f: fn(&ListenerCounts) -> u64| all.iter().map(move |(l, c)| (l.clone(), f(c)));
+        counters(
+            e,
+            "depmap_listener_datagrams",
+            "Flow-export datagrams received, by listener.",
+            by(|c| c.datagrams),
+        )?;
+        counters(
+            e,
+            "depmap_listener_bytes",
+            "Bytes of flow-export datagrams received, by listener.",
+            by(|c| c.bytes),
+        )?;
+        counters(
+            e,
+            "depmap_listener_drops",
+            "Datagrams dropped: kernel = socket buffer full, denied = exporter not allowed.",
+            all.iter().flat_map(|(l, c)| {
+                let kernel = c
+                    .kernel_drops
+                    .map(|k| ((l.clone(), Where { r#where: "kernel" }), k));
+                let denied = ((l.clone(), Where { r#where: "denied" }), c.denied);
+                kernel.into_iter().chain([denied])
+            }),
+        )?;
+        counters(
+            e,
+            "depmap_listener_errors",
+            "Receive errors other than would-block, by listener.",
+            by(|c| c.errors),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::collector::Collector;
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    type EncodeFn<T> = fn(&T, &mut DescriptorEncoder<'_>) -> fmt::Result;
+
+    struct Encoded<T>(T, EncodeFn<T>);
+
+    impl<T> fmt::Debug for Encoded<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Encoded")
+        }
+    }
+
+    impl<T: Send + Sync + 'static> Collector for Encoded<T> {
+        fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+            (self.1)(&self.0, &mut e)
+        }
+    }
+
+    /// Sets every number in `v` (each field, each array element) to a value
+    /// of its own, above 1000, and lists them by path.
+    fn distinct(v: &mut serde_json::Value, path: String, out: &mut Vec<(String, u64)>) {
+        match v {
+            serde_json::Value::Number(_) => {
+                let n = 1001 + out.len() as u64;
+                *v = n.into();
+                out.push((path, n));
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    distinct(x, format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    distinct(x, format!("{path}.{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Encodes `start` with every number in it (each field, each array
+    /// element, each `Some`) made distinct and checks that each one's value
+    /// is a sample in the text, and that each family is described
+    /// once with a `depmap_` name. Returns the text and the values by field.
+    fn every_field_encoded<T>(start: T, encode: EncodeFn<T>) -> (String, Vec<(String, u64)>)
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        let mut v = serde_json::to_value(start).unwrap();
+        let mut fields = Vec::new();
+        distinct(&mut v, String::new(), &mut fields);
+        assert!(!fields.is_empty());
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(Encoded(
+            serde_json::from_value(v).unwrap(),
+            encode,
+        )));
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        for (field, n) in &fields {
+            let sample = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .any(|l| l.ends_with(&format!(" {n}")));
+            assert!(sample, "{field} = {n} is not in:\n{text}");
+        }
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            let name = line.split(' ').nth(2).unwrap_or("");
+            assert!(name.starts_with("depmap_"), "{line}");
+            assert_eq!(
+                text.matches(&format!("# TYPE {name} ")).count(),
+                1,
+                "{name}"
+            );
+        }
+        (text, fields)
+    }
+
+    /// The value `every_field_encoded` gave `field`.
+    fn of(fields: &[(String, u64)], field: &str) -> u64 {
+        fields.iter().find(|(f, _)| f == field).unwrap().1
+    }
+
+    #[test]
+    fn live_stats_encode_every_field() {
+        fn encode(s: &LiveStats, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
+            LiveStats::encode_interfaces(e, [("eth0", s), ("lo", &LiveStats::default())])
+        }
+        let (text, f) = every_field_encoded(LiveStats::default(), encode);
+        let n = of(&f, ".kernel_drops");
+        let kernel = "depmap_capture_drops_total{interface=\"eth0\",where=\"kernel\"}";
+        assert!(text.contains(&format!("{kernel} {n}\n")), "{text}");
+        let n = of(&f, ".frames");
+        assert!(text.contains(&format!(
+            "depmap_capture_frames_total{{interface=\"eth0\"}} {n}\n"
+        )));
+        assert!(text.contains("depmap_capture_frames_total{interface=\"lo\"} 0\n"));
+    }
+
+    #[test]
+    fn listener_counts_encode_every_field() {
+        fn encode(c: &ListenerCounts, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
+            let unreadable = ListenerCounts::default();
+            ListenerCounts::encode_listeners(
+                e,
+                [("127.0.0.1:2055", c), ("[::1]:6343", &unreadable)],
+            )
+        }
+        // Some(0) so that the kernel's drops are a number to set too.
+        let start = ListenerCounts {
+            kernel_drops: Some(0),
+            ..ListenerCounts::default()
+        };
+        let (text, f) = every_field_encoded(start, encode);
+        let listen = "listen=\"127.0.0.1:2055\"";
+        let n = of(&f, ".datagrams");
+        assert!(text.contains(&format!(
+            "depmap_listener_datagrams_total{{{listen}}} {n}\n"
+        )));
+        let n = of(&f, ".kernel_drops");
+        let kernel = format!("depmap_listener_drops_total{{{listen},where=\"kernel\"}} {n}\n");
+        assert!(text.contains(&kernel), "{text}");
+        let n = of(&f, ".denied");
+        assert!(text.contains(&format!(
+            "depmap_listener_drops_total{{{listen},where=\"denied\"}} {n}\n"
+        )));
+        // No kernel series where the counter could not be read.
+        assert!(!text.contains("listen=\"[::1]:6343\",where=\"kernel\""));
+        assert!(text
+            .contains("depmap_listener_drops_total{listen=\"[::1]:6343\",where=\"denied\"} 0\n"));
+    }
+}
