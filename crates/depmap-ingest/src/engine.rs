@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use depmap_capture::{DatagramBatch, FrameBatch};
 use depmap_edges::flowrec::RecordCounters;
-use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator, PacketCounters};
+use depmap_edges::{FlowConfig, FlowCounters, NameCounters, PacketAggregator, PacketCounters};
 use depmap_flows::DecoderCounters;
 use depmap_store::{Batch, Commit, StoreError, UpsertSummary};
 
@@ -35,7 +35,7 @@ pub struct Flushed {
 }
 
 /// The flush and store figures (serde lists its fields for the metrics).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlushCounters {
     /// Successful flushes.
     pub flushes: u64,
@@ -63,8 +63,10 @@ pub struct FlushCounters {
     pub store_bytes: u64,
 }
 
-/// Every counter the engine and its driver keep, by value.
-#[derive(Clone, Debug, Default)]
+/// Every counter the engine and its driver keep, by value;
+/// [`Snapshot::encode`] writes them all for `/metrics` (serde lists its
+/// fields for the test that checks it).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// Frames, IP packets, bytes; what was skipped, by reason.
     pub packets: PacketCounters,
@@ -72,8 +74,8 @@ pub struct Snapshot {
     pub flow_table: FlowCounters,
     /// Flows in the table now.
     pub flows_active: u64,
-    /// Names the name table could not remember (its bound).
-    pub names_not_remembered: u64,
+    /// The name table's counters (names it could not remember: its bound).
+    pub names: NameCounters,
     /// The flow-export decoder's counters.
     pub decoder: DecoderCounters,
     /// Data sets waiting for their template (after the end of the input:
@@ -321,7 +323,7 @@ impl Engine {
             packets,
             flow_table: self.agg.table.counters(),
             flows_active: self.agg.table.active_flows() as u64,
-            names_not_remembered: self.agg.names.not_remembered(),
+            names: self.agg.names.counters(),
             decoder: self.pipe.decoder(),
             sets_waiting: self.sets_at_end.unwrap_or_else(|| self.pipe.pending_sets()),
             records: self.pipe.aggregator(),

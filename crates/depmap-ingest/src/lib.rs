@@ -46,6 +46,7 @@ mod driver;
 mod engine;
 mod exports;
 mod file;
+mod metrics;
 mod pipeline;
 mod source;
 mod watch;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use depmap_capture::udp::{KernelDrops, ListenerStats};
 use depmap_capture::{
-    DatagramBatch, FrameBatch, ListenerConfig, LiveCapture, LiveConfig, LiveError, LiveStats,
-    UdpError, UdpListener,
+    DatagramBatch, FrameBatch, ListenerConfig, ListenerCounts, LiveCapture, LiveConfig, LiveError,
+    LiveStats, UdpError, UdpListener,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -74,7 +74,7 @@ impl Sink {
 }
 
 /// A source's counters, by value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SourceStats {
     /// A live interface.
     Interface {
@@ -89,16 +89,9 @@ pub enum SourceStats {
     Listener {
         /// The bound address.
         addr: SocketAddr,
-        /// Datagrams accepted.
-        datagrams: u64,
-        /// Bytes of accepted datagrams.
-        bytes: u64,
-        /// Datagrams from exporters not allowed.
-        denied: u64,
-        /// Receive errors.
-        errors: u64,
-        /// The socket's kernel drops, where readable.
-        kernel_drops: Option<u64>,
+        /// Datagrams, bytes, exporters not allowed, receive errors and the
+        /// socket's kernel drops (where readable).
+        counts: ListenerCounts,
     },
     /// A watched directory.
     Watch {
@@ -110,7 +103,7 @@ pub enum SourceStats {
 }
 
 /// Files from a watched directory, by result.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WatchCounts {
     /// Ingested (wholly or up to an error in the file).
     pub ingested: u64,
@@ -388,18 +381,16 @@ impl Source for Listener {
     }
 
     fn stats(&self) -> SourceStats {
-        let get = ListenerStats::get;
         let kernel_drops = match self.final_drops.lock().ok().and_then(|f| *f) {
             Some(n) => n,
             None => self.drops.read(),
         };
         SourceStats::Listener {
             addr: self.addr,
-            datagrams: get(&self.stats.datagrams),
-            bytes: get(&self.stats.bytes),
-            denied: get(&self.stats.denied),
-            errors: get(&self.stats.errors),
-            kernel_drops,
+            counts: ListenerCounts {
+                kernel_drops,
+                ..self.stats.load(None)
+            },
         }
     }
 }

@@ -228,18 +228,14 @@ fn report(summary: &depmap_ingest::Summary) {
     let s = &summary.snapshot;
     println!("collector stopped");
     for src in &s.sources {
-        if let SourceStats::Listener {
-            addr,
-            datagrams,
-            bytes,
-            denied,
-            errors,
-            kernel_drops,
-        } = src
-        {
+        if let SourceStats::Listener { addr, counts: c } = src {
             println!(
-                "  {addr}/udp: {datagrams} datagrams ({bytes} bytes), {denied} from exporters not allowed (dropped), {errors} receive errors, kernel drops {}",
-                match kernel_drops {
+                "  {addr}/udp: {} datagrams ({} bytes), {} from exporters not allowed (dropped), {} receive errors, kernel drops {}",
+                c.datagrams,
+                c.bytes,
+                c.denied,
+                c.errors,
+                match c.kernel_drops {
                     Some(n) => n.to_string(),
                     None => "unavailable".to_string(),
                 }
