@@ -1,6 +1,11 @@
-//! The agent's counters and their Prometheus text exposition, served by a
-//! minimal HTTP server on the agent's runtime: `GET /metrics` and
-//! `GET /healthz`, nothing else.
+//! `/metrics` and `/healthz`, served by a minimal HTTP server on the
+//! agent's runtime, nothing else.
+//!
+//! `/metrics` is the engine's latest [`Snapshot`] encoded by
+//! [`Snapshot::encode`] (every library counter struct writes itself, through
+//! prometheus-client), plus the one counter the process keeps itself
+//! (refused reloads). The driver hands over a snapshot every 250 ms and
+//! after each flush; nothing is copied field by field.
 //!
 //! The server reads at most [`MAX_REQUEST`] bytes of a request, waits at
 //! most [`REQUEST_TIMEOUT`] for them, serves at most [`MAX_CONNECTIONS`]
@@ -8,18 +13,18 @@
 //! scraper that misbehaves costs a few kilobytes and one task. A hand-written
 //! server rather than hyper: two fixed paths do not justify a web stack in a
 //! daemon that runs with network capabilities.
-//!
-//! Every counter is written by the aggregation loop (one writer) and read by
-//! the server: relaxed atomics, no lock on the packet path.
 
-use std::fmt::Write as _;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use depmap_capture::LiveStats;
-use depmap_ingest::{Snapshot, SourceStats, WatchCounts};
-use depmap_wire::Malformed;
+use depmap_ingest::{Snapshot, SourceStats};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The largest request read.
@@ -29,452 +34,56 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once; more wait in the kernel's backlog.
 pub(crate) const MAX_CONNECTIONS: usize = 16;
 
-/// Everything the agent counts.
+/// What `/metrics` and `/healthz` answer from.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    /// Frames decoded.
-    pub(crate) frames: AtomicU64,
-    /// IP packets.
-    pub(crate) packets: AtomicU64,
-    /// IP bytes.
-    pub(crate) bytes: AtomicU64,
-    /// Frames that were not IP.
-    pub(crate) non_ip: AtomicU64,
-    /// Malformed frames by reason.
-    pub(crate) malformed: [AtomicU64; Malformed::ALL.len()],
-    /// Flows in the table.
-    pub(crate) flows_active: AtomicU64,
-    /// Flows created.
-    pub(crate) flows_created: AtomicU64,
-    /// Flows finished early at `max_flows`.
-    pub(crate) flows_evicted: AtomicU64,
-    /// Flow records aggregated.
-    pub(crate) flow_records: AtomicU64,
-    /// Malformed flow-export datagrams.
-    pub(crate) flow_malformed: AtomicU64,
-    /// Edges waiting for the next flush (in the table and held back).
-    pub(crate) edges_pending: AtomicU64,
-    /// Edges written (added or updated) by successful flushes.
-    pub(crate) edges_written: AtomicU64,
-    /// Edges dropped because the store failed past `max_pending_edges`.
-    pub(crate) edges_dropped: AtomicU64,
-    /// Packets whose figures successful flushes committed.
-    pub(crate) packets_flushed: AtomicU64,
-    /// Successful flushes.
-    pub(crate) flushes: AtomicU64,
-    /// Flushes started before the interval because of `max_pending_edges`.
-    pub(crate) flushes_early: AtomicU64,
-    /// Failed flushes.
-    pub(crate) flush_errors: AtomicU64,
-    /// Failed flushes in a row (0 when the last one worked).
-    pub(crate) flush_failing: AtomicU64,
-    /// Duration of the last flush in microseconds.
-    pub(crate) flush_last_us: AtomicU64,
-    /// Total flush time in microseconds.
-    pub(crate) flush_total_us: AtomicU64,
-    /// Store file size (database plus WAL).
-    pub(crate) store_bytes: AtomicU64,
-    /// Activity rows deleted by retention.
-    pub(crate) retention_deleted: AtomicU64,
-    /// Capture files from watched directories ingested.
-    pub(crate) files_ingested: AtomicU64,
-    /// Capture files skipped as already ingested.
-    pub(crate) files_repeated: AtomicU64,
-    /// Capture files that failed (not captures, or the store failed).
-    pub(crate) files_failed: AtomicU64,
-    /// Configuration reloads applied.
-    pub(crate) reloads: AtomicU64,
-    /// Reloads refused (bad file).
-    pub(crate) reload_errors: AtomicU64,
-    /// The flush interval in force, in milliseconds.
-    pub(crate) flush_interval_ms: AtomicU64,
+    /// The engine's latest snapshot; interfaces a reload removed stay in
+    /// it, down.
+    latest: Mutex<Snapshot>,
+    /// Reloads refused (a config file that does not validate).
+    reload_errors: AtomicU64,
     /// Open metrics connections.
-    pub(crate) connections: AtomicUsize,
-    /// Interfaces (those a reload removed stay, down).
-    pub(crate) interfaces: Mutex<Vec<SourceStats>>,
-    /// Flow listeners.
-    pub(crate) listeners: Mutex<Vec<SourceStats>>,
-}
-
-/// The one place the engine's counters reach the atomics served at
-/// `/metrics`: called by the driver with every [`Snapshot`].
-pub(crate) fn publish(m: &Metrics, s: &Snapshot) {
-    let p = &s.packets;
-    set(&m.frames, p.frames);
-    set(&m.packets, p.ip_packets);
-    set(&m.bytes, p.ip_bytes);
-    set(&m.non_ip, p.non_ip.iter().sum());
-    for (a, v) in m.malformed.iter().zip(p.malformed) {
-        set(a, v);
-    }
-    set(&m.flows_active, s.flows_active);
-    set(&m.flows_created, s.flow_table.flows_created);
-    set(&m.flows_evicted, s.flow_table.flows_evicted);
-    set(&m.flow_records, s.records.records);
-    set(&m.flow_malformed, s.decoder.malformed_total());
-    set(&m.edges_pending, s.edges_pending);
-    let f = &s.flush;
-    set(&m.edges_written, f.added + f.updated);
-    set(&m.edges_dropped, f.edges_dropped);
-    set(&m.packets_flushed, f.packets_flushed);
-    set(&m.flushes, f.flushes);
-    set(&m.flushes_early, f.early);
-    set(&m.flush_errors, f.errors);
-    set(&m.flush_failing, f.failing);
-    set(&m.flush_last_us, f.last_duration.as_micros() as u64);
-    set(&m.flush_total_us, f.total_duration.as_micros() as u64);
-    set(&m.store_bytes, f.store_bytes);
-    set(&m.retention_deleted, f.retention_deleted);
-    set(&m.flush_interval_ms, s.flush_interval.as_millis() as u64);
-    set(&m.reloads, s.reloads);
-    let mut files = WatchCounts::default();
-    let mut listeners = Vec::new();
-    let mut now: Vec<SourceStats> = Vec::new();
-    for src in &s.sources {
-        match src {
-            SourceStats::Interface { .. } => now.push(src.clone()),
-            SourceStats::Listener { .. } => listeners.push(src.clone()),
-            SourceStats::Watch { files: w, .. } => {
-                files.ingested += w.ingested;
-                files.repeated += w.repeated;
-                files.failed += w.failed;
-            }
-        }
-    }
-    set(&m.files_ingested, files.ingested);
-    set(&m.files_repeated, files.repeated);
-    set(&m.files_failed, files.failed);
-    if let Ok(mut l) = m.listeners.lock() {
-        *l = listeners;
-    }
-    if let Ok(mut ifs) = m.interfaces.lock() {
-        let name = |s: &SourceStats| match s {
-            SourceStats::Interface { name, .. } => name.clone(),
-            _ => String::new(),
-        };
-        for old in ifs.iter_mut() {
-            if let SourceStats::Interface { name: n, up, .. } = old {
-                if !now.iter().any(|s| name(s) == *n) {
-                    *up = false;
-                }
-            }
-        }
-        for s in now {
-            match ifs.iter_mut().find(|o| name(o) == name(&s)) {
-                Some(o) => *o = s,
-                None => ifs.push(s),
-            }
-        }
-    }
-}
-
-fn get(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
-
-/// Sets a counter or gauge (one writer).
-pub(crate) fn set(a: &AtomicU64, v: u64) {
-    a.store(v, Ordering::Relaxed);
-}
-
-/// Adds to a counter.
-pub(crate) fn add(a: &AtomicU64, v: u64) {
-    a.fetch_add(v, Ordering::Relaxed);
-}
-
-struct Out(String);
-
-impl Out {
-    fn head(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP depmap_{name} {help}");
-        let _ = writeln!(self.0, "# TYPE depmap_{name} {kind}");
-    }
-
-    fn one(&mut self, name: &str, kind: &str, help: &str, v: impl std::fmt::Display) {
-        self.head(name, kind, help);
-        let _ = writeln!(self.0, "depmap_{name} {v}");
-    }
-}
-
-/// An interface's name, counters and state.
-fn interface(s: &SourceStats) -> Option<(&str, LiveStats, bool)> {
-    match s {
-        SourceStats::Interface { name, live, up } => Some((name.as_str(), *live, *up)),
-        _ => None,
-    }
-}
-
-/// Label values escaped as the text format wants.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    connections: AtomicUsize,
 }
 
 impl Metrics {
-    /// The Prometheus text exposition (format 0.0.4).
-    pub(crate) fn render(&self) -> String {
-        let mut o = Out(String::with_capacity(4096));
-        o.one(
-            "frames_total",
-            "counter",
-            "Frames captured and decoded.",
-            get(&self.frames),
-        );
-        o.one(
-            "packets_total",
-            "counter",
-            "IP packets seen.",
-            get(&self.packets),
-        );
-        o.one(
-            "bytes_total",
-            "counter",
-            "IP-layer bytes seen.",
-            get(&self.bytes),
-        );
-        o.one(
-            "non_ip_frames_total",
-            "counter",
-            "Frames that were not IP (skipped).",
-            get(&self.non_ip),
-        );
-        o.head(
-            "malformed_total",
-            "counter",
-            "Malformed frames skipped, by reason.",
-        );
-        for m in Malformed::ALL {
-            let _ = writeln!(
-                o.0,
-                "depmap_malformed_total{{reason=\"{}\"}} {}",
-                m.name(),
-                get(&self.malformed[m.index()])
-            );
-        }
-        {
-            let ifs = self
-                .interfaces
-                .lock()
-                .map(|v| v.clone())
-                .unwrap_or_default();
-            o.head(
-                "capture_frames_total",
-                "counter",
-                "Frames captured, by interface.",
-            );
-            for (n, s, _) in ifs.iter().filter_map(interface) {
-                let _ = writeln!(
-                    o.0,
-                    "depmap_capture_frames_total{{interface=\"{}\"}} {}",
-                    esc(n),
-                    s.frames
-                );
-            }
-            o.head("capture_drops_total", "counter", "Packets lost before depmap saw them: kernel = capture buffer full, interface = NIC or driver.");
-            for (n, s, _) in ifs.iter().filter_map(interface) {
-                let _ = writeln!(
-                    o.0,
-                    "depmap_capture_drops_total{{interface=\"{}\",where=\"kernel\"}} {}",
-                    esc(n),
-                    s.kernel_drops
-                );
-                let _ = writeln!(
-                    o.0,
-                    "depmap_capture_drops_total{{interface=\"{}\",where=\"interface\"}} {}",
-                    esc(n),
-                    s.interface_drops
-                );
-            }
-            o.head(
-                "capture_up",
-                "gauge",
-                "1 while the interface's capture runs.",
-            );
-            for (n, _, up) in ifs.iter().filter_map(interface) {
-                let _ = writeln!(
-                    o.0,
-                    "depmap_capture_up{{interface=\"{}\"}} {}",
-                    esc(n),
-                    u8::from(up)
-                );
-            }
-        }
-        {
-            let ls = self.listeners.lock();
-            o.head(
-                "listener_datagrams_total",
-                "counter",
-                "Flow-export datagrams received, by listener.",
-            );
-            if let Ok(ls) = &ls {
-                for l in ls.iter() {
-                    if let SourceStats::Listener {
-                        addr, datagrams, ..
-                    } = l
-                    {
-                        let _ = writeln!(
-                            o.0,
-                            "depmap_listener_datagrams_total{{listen=\"{addr}\"}} {datagrams}"
-                        );
-                    }
-                }
-                o.head("listener_drops_total", "counter", "Datagrams dropped: kernel = socket buffer full, denied = exporter not allowed.");
-                for l in ls.iter() {
-                    let SourceStats::Listener {
-                        addr,
-                        denied,
-                        kernel_drops,
-                        ..
-                    } = l
-                    else {
-                        continue;
-                    };
-                    if let Some(d) = kernel_drops {
-                        let _ = writeln!(
-                            o.0,
-                            "depmap_listener_drops_total{{listen=\"{addr}\",where=\"kernel\"}} {d}"
-                        );
-                    }
-                    let _ = writeln!(
-                        o.0,
-                        "depmap_listener_drops_total{{listen=\"{addr}\",where=\"denied\"}} {denied}"
-                    );
+    /// Takes the engine's latest snapshot (called by the driver).
+    pub(crate) fn publish(&self, s: &Snapshot) {
+        let Ok(mut latest) = self.latest.lock() else {
+            return;
+        };
+        let mut next = s.clone();
+        let is_there = |name: &str| {
+            s.sources
+                .iter()
+                .any(|n| matches!(n, SourceStats::Interface { name: m, .. } if m == name))
+        };
+        for old in &latest.sources {
+            if let SourceStats::Interface { name, live, .. } = old {
+                if !is_there(name) {
+                    next.sources.push(SourceStats::Interface {
+                        name: name.clone(),
+                        live: *live,
+                        up: false,
+                    });
                 }
             }
         }
-        o.one(
-            "flow_records_total",
-            "counter",
-            "Flow-export records aggregated.",
-            get(&self.flow_records),
-        );
-        o.one(
-            "flow_malformed_total",
-            "counter",
-            "Malformed flow-export datagrams skipped.",
-            get(&self.flow_malformed),
-        );
-        o.one(
-            "flows",
-            "gauge",
-            "Flows in the flow table.",
-            get(&self.flows_active),
-        );
-        o.one(
-            "flows_created_total",
-            "counter",
-            "Flows created.",
-            get(&self.flows_created),
-        );
-        o.one(
-            "flows_evicted_total",
-            "counter",
-            "Flows finished early because the table reached max_flows.",
-            get(&self.flows_evicted),
-        );
-        o.one(
-            "edges_pending",
-            "gauge",
-            "Edges waiting for the next flush.",
-            get(&self.edges_pending),
-        );
-        o.one(
-            "edges_written_total",
-            "counter",
-            "Edges written (added or updated) by flushes.",
-            get(&self.edges_written),
-        );
-        o.one(
-            "edges_dropped_total",
-            "counter",
-            "Edges dropped because the store failed for longer than max_pending_edges allows.",
-            get(&self.edges_dropped),
-        );
-        o.one(
-            "packets_flushed_total",
-            "counter",
-            "Packets whose figures flushes committed to the store.",
-            get(&self.packets_flushed),
-        );
-        o.one(
-            "flushes_total",
-            "counter",
-            "Successful flushes.",
-            get(&self.flushes),
-        );
-        o.one(
-            "flushes_early_total",
-            "counter",
-            "Flushes started early because max_pending_edges was reached.",
-            get(&self.flushes_early),
-        );
-        o.one(
-            "flush_errors_total",
-            "counter",
-            "Failed flushes (the edges are kept and retried).",
-            get(&self.flush_errors),
-        );
-        o.one(
-            "flush_last_duration_seconds",
-            "gauge",
-            "Duration of the last flush.",
-            get(&self.flush_last_us) as f64 / 1e6,
-        );
-        o.one(
-            "flush_duration_seconds_total",
-            "counter",
-            "Time spent flushing.",
-            get(&self.flush_total_us) as f64 / 1e6,
-        );
-        o.one(
-            "flush_interval_seconds",
-            "gauge",
-            "The flush interval in force.",
-            get(&self.flush_interval_ms) as f64 / 1e3,
-        );
-        o.one(
-            "store_size_bytes",
-            "gauge",
-            "Size of the store (database and WAL files).",
-            get(&self.store_bytes),
-        );
-        o.one(
-            "retention_deleted_total",
-            "counter",
-            "Per-day activity rows deleted by retention.",
-            get(&self.retention_deleted),
-        );
-        o.head(
-            "watch_files_total",
-            "counter",
-            "Capture files from watched directories, by result.",
-        );
-        for (r, a) in [
-            ("ingested", &self.files_ingested),
-            ("repeat", &self.files_repeated),
-            ("failed", &self.files_failed),
-        ] {
-            let _ = writeln!(o.0, "depmap_watch_files_total{{result=\"{r}\"}} {}", get(a));
-        }
-        o.one(
-            "reloads_total",
-            "counter",
-            "Configuration reloads applied (SIGHUP).",
-            get(&self.reloads),
-        );
-        o.one(
-            "reload_errors_total",
-            "counter",
-            "Configuration reloads refused.",
-            get(&self.reload_errors),
-        );
-        o.0
+        *latest = next;
+    }
+
+    /// Counts a refused reload.
+    pub(crate) fn reload_refused(&self) {
+        self.reload_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.latest.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// `/healthz`: 200 while flushes work, 503 after three failures in a row.
     fn health(&self) -> (u16, String) {
-        let failing = get(&self.flush_failing);
+        let failing = self.snapshot().flush.failing;
         if failing >= 3 {
             (503, format!("store failing: {failing} flushes in a row\n"))
         } else {
@@ -483,8 +92,40 @@ impl Metrics {
     }
 }
 
+impl Collector for Metrics {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        self.snapshot().encode(&mut e)?;
+        let refused = self.reload_errors.load(Ordering::Relaxed);
+        let m = e.encode_descriptor(
+            "depmap_reload_errors",
+            "Configuration reloads refused.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(refused).encode(m)
+    }
+}
+
+/// The Prometheus text exposition (format 0.0.4) of `registry`.
+fn render(registry: &Registry) -> String {
+    let mut text = String::with_capacity(16 << 10);
+    // Writing to a String cannot fail, and no encoder here fails on its
+    // own; an error would leave the text empty (prometheus-client writes
+    // it only once every family is encoded).
+    let _ = prometheus_text::encode(&mut text, registry);
+    text
+}
+
+/// The registry `/metrics` encodes: `metrics`, nothing else.
+fn registry(metrics: &Arc<Metrics>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Arc::clone(metrics)));
+    registry
+}
+
 /// Serves `/metrics` and `/healthz` on `listener` until the task is dropped.
 pub(crate) async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    let registry = Arc::new(registry(&metrics));
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -496,14 +137,19 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metric
         }
         metrics.connections.fetch_add(1, Ordering::Relaxed);
         let m = Arc::clone(&metrics);
+        let r = Arc::clone(&registry);
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(conn, &m)).await;
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(conn, &m, &r)).await;
             m.connections.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
 
-async fn answer(mut conn: tokio::net::TcpStream, m: &Metrics) -> std::io::Result<()> {
+async fn answer(
+    mut conn: tokio::net::TcpStream,
+    m: &Metrics,
+    registry: &Registry,
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut got = 0;
     let ok = loop {
@@ -532,7 +178,7 @@ async fn answer(mut conn: tokio::net::TcpStream, m: &Metrics) -> std::io::Result
         (405, "text/plain", "only GET\n".to_string())
     } else {
         match path {
-            "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", m.render()),
+            "/metrics" => (200, prometheus_text::CONTENT_TYPE, render(registry)),
             "/healthz" => {
                 let (s, b) = m.health();
                 (s, "text/plain", b)
@@ -565,24 +211,50 @@ async fn answer(mut conn: tokio::net::TcpStream, m: &Metrics) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use depmap_capture::{ListenerCounts, LiveStats};
+    use depmap_ingest::WatchCounts;
+
+    /// A snapshot with one source of each kind, so every family has a
+    /// series and shows its labels.
+    fn with_sources() -> Snapshot {
+        Snapshot {
+            sources: vec![
+                SourceStats::Interface {
+                    name: "lo".into(),
+                    live: LiveStats::default(),
+                    up: true,
+                },
+                SourceStats::Listener {
+                    addr: "127.0.0.1:2055".parse().unwrap(),
+                    counts: ListenerCounts {
+                        kernel_drops: Some(0),
+                        ..ListenerCounts::default()
+                    },
+                },
+                SourceStats::Watch {
+                    directory: "/var/spool/depmap".into(),
+                    files: WatchCounts::default(),
+                },
+            ],
+            ..Snapshot::default()
+        }
+    }
+
+    fn metrics_text(m: Metrics) -> String {
+        render(&registry(&Arc::new(m)))
+    }
 
     #[test]
     fn render_has_every_family_once() {
         let m = Metrics::default();
-        add(&m.packets, 3);
-        m.interfaces
-            .lock()
-            .map(|mut v| {
-                v.push(SourceStats::Interface {
-                    name: "lo".into(),
-                    live: LiveStats::default(),
-                    up: true,
-                })
-            })
-            .ok();
-        let text = m.render();
+        let mut s = with_sources();
+        s.packets.ip_packets = 3;
+        m.publish(&s);
+        m.reload_refused();
+        let text = metrics_text(m);
         assert!(text.contains("depmap_packets_total 3\n"), "{text}");
         assert!(text.contains("depmap_capture_drops_total{interface=\"lo\",where=\"kernel\"} 0"));
+        assert!(text.contains("\ndepmap_reload_errors_total 1\n"));
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let name = line.split(' ').nth(2).unwrap_or("");
             assert_eq!(
@@ -590,6 +262,154 @@ mod tests {
                 1,
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn an_interface_a_reload_removed_stays_down() {
+        let m = Metrics::default();
+        m.publish(&with_sources());
+        m.publish(&Snapshot::default());
+        let text = metrics_text(m);
+        assert!(
+            text.contains("depmap_capture_up{interface=\"lo\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn health_fails_after_three_failed_flushes_in_a_row() {
+        let m = Metrics::default();
+        let mut s = Snapshot::default();
+        s.flush.failing = 2;
+        m.publish(&s);
+        assert_eq!(m.health().0, 200);
+        s.flush.failing = 3;
+        m.publish(&s);
+        assert_eq!(m.health().0, 503);
+    }
+    /// The metrics list of `docs/AGENT.md`, written from the text `/metrics`
+    /// serves: one row per family with its type, label names and help text,
+    /// in the order the text has them.
+    fn metrics_table(text: &str) -> String {
+        struct Family {
+            name: String,
+            kind: String,
+            help: String,
+            labels: Vec<String>,
+        }
+        let mut families: Vec<Family> = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+                families.push(Family {
+                    name: name.to_string(),
+                    kind: String::new(),
+                    help: help.replace('|', "\\|"),
+                    labels: Vec::new(),
+                });
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                if let (Some(f), Some((_, kind))) = (families.last_mut(), rest.split_once(' ')) {
+                    f.kind = kind.to_string();
+                }
+            } else if let (Some(f), Some((_, labels))) = (families.last_mut(), line.split_once('{'))
+            {
+                for key in label_keys(labels) {
+                    if !f.labels.contains(&key) {
+                        f.labels.push(key);
+                    }
+                }
+            }
+        }
+        let mut out =
+            String::from("| metric | type | labels | what it counts |\n|---|---|---|---|\n");
+        for f in families {
+            let labels = f
+                .labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push_str(&format!(
+                "| `{}` | {} | {labels} | {} |\n",
+                f.name, f.kind, f.help
+            ));
+        }
+        out
+    }
+
+    /// The label names of a sample's `k="v",...}` (values may hold escaped quotes).
+    fn label_keys(s: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut rest = s;
+        while let Some((key, after)) = rest.split_once("=\"") {
+            keys.push(key.trim_start_matches(',').to_string());
+            let mut escaped = false;
+            let end = after
+                .char_indices()
+                .find(|&(_, c)| {
+                    let close = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    close
+                })
+                .map_or(after.len(), |(i, _)| i + 1);
+            rest = &after[end..];
+        }
+        keys
+    }
+
+    /// Where `docs/AGENT.md` keeps the list of metrics.
+    const BEGIN: &str = "<!-- metrics: begin";
+    const END: &str = "<!-- metrics: end -->";
+
+    /// `docs/AGENT.md` lists exactly the metrics `/metrics` serves: its
+    /// table is written from the text (`DEPMAP_UPDATE_DOCS=1` rewrites
+    /// it), and every `depmap_*` name it mentions elsewhere is served.
+    #[test]
+    fn docs_list_every_metric() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/AGENT.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let m = Metrics::default();
+        m.publish(&with_sources());
+        let text = metrics_text(m);
+        let table = metrics_table(&text);
+
+        let begin = doc.find(BEGIN).expect("docs/AGENT.md has no metrics table");
+        let start = begin + doc[begin..].find('\n').unwrap() + 1;
+        let stop = doc
+            .find(END)
+            .expect("docs/AGENT.md's metrics table has no end");
+        if std::env::var_os("DEPMAP_UPDATE_DOCS").is_some() {
+            let new = format!("{}{table}{}", &doc[..start], &doc[stop..]);
+            std::fs::write(path, new).unwrap();
+            return;
+        }
+        assert_eq!(
+            doc[start..stop],
+            table,
+            "docs/AGENT.md's metrics table is not what /metrics serves; \
+             `DEPMAP_UPDATE_DOCS=1 cargo test -p depmap docs_list_every_metric` writes it again"
+        );
+
+        let served: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let mut rest = doc.as_str();
+        while let Some(i) = rest.find("depmap_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            rest = &rest[i + name.len()..];
+            // `depmap_edges::PacketAggregator` is a path, not a metric.
+            if !rest.starts_with("::") {
+                assert!(
+                    served.contains(&name.as_str()),
+                    "docs/AGENT.md names {name}, which /metrics does not serve"
+                );
+            }
         }
     }
 }

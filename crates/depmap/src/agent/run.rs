@@ -15,7 +15,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use super::config::Config;
-use super::metrics::{self, add, Metrics};
+use super::metrics::{self, Metrics};
 
 /// How the agent is started.
 pub(crate) struct Options {
@@ -152,7 +152,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
     };
     tokio::spawn(signals.forward(tx, Some(reloads), opts.duration));
     let m = Arc::clone(&metrics);
-    let summary = driver.run(controls, |s| metrics::publish(&m, s)).await?;
+    let summary = driver.run(controls, |s| m.publish(s)).await?;
     if let Some(s) = server {
         s.abort();
     }
@@ -237,7 +237,7 @@ impl Reloads {
         let new = match Config::load(path) {
             Ok(c) => c,
             Err(e) => {
-                add(&self.metrics.reload_errors, 1);
+                self.metrics.reload_refused();
                 tracing::error!(error = %format!("{e:#}"), "reload refused; the running configuration stays");
                 return None;
             }
