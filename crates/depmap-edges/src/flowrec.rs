@@ -303,6 +303,140 @@ struct Waiting {
     seq: u64,
 }
 
+/// What the one or two records of a conversation say together, indexed by
+/// direction in the conversation's canonical key.
+struct Conversation {
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    /// TCP flags seen per direction (`None`: no record in that direction).
+    flags: [Option<u8>; 2],
+    start: i64,
+    end: i64,
+    /// The client's direction as the exporter's initiator hint says.
+    hint: Dir,
+    syn_dir: Dir,
+    echo_request_dir: Dir,
+    echo_reply_dir: Dir,
+    /// The direction of the first record.
+    first_dir: Dir,
+    /// Whether any record is a sampled estimate.
+    sampled: bool,
+    /// The highest sampling rate among the records (1 when unsampled).
+    rate: u64,
+}
+
+impl Conversation {
+    /// Sums `recs` (in arrival order) and gathers their direction evidence.
+    fn of<'a>(recs: impl Iterator<Item = &'a Rec>) -> Conversation {
+        let mut c = Conversation {
+            pkts: [0; 2],
+            bytes: [0; 2],
+            flags: [None, None],
+            start: i64::MAX,
+            end: i64::MIN,
+            hint: NONE,
+            syn_dir: NONE,
+            echo_request_dir: NONE,
+            echo_reply_dir: NONE,
+            first_dir: NONE,
+            sampled: false,
+            rate: 1,
+        };
+        for r in recs {
+            let d = r.dir as usize;
+            let i = &r.input;
+            // Exporters send 64-bit counters, scaled by the sampling rate:
+            // sums saturate rather than wrap.
+            c.pkts[d] = c.pkts[d].saturating_add(i.packets);
+            c.bytes[d] = c.bytes[d].saturating_add(i.bytes);
+            c.pkts[1 - d] = c.pkts[1 - d].saturating_add(i.reverse_packets);
+            c.bytes[1 - d] = c.bytes[1 - d].saturating_add(i.reverse_bytes);
+            c.flags[d] = Some(c.flags[d].unwrap_or(0) | i.tcp_flags);
+            c.start = c.start.min(i.start_ns);
+            c.end = c.end.max(i.end_ns);
+            c.sampled |= i.sampled;
+            c.rate = c.rate.max(u64::from(i.sampling_rate.max(1)));
+            if c.first_dir == NONE {
+                c.first_dir = r.dir;
+            }
+            if c.hint == NONE {
+                c.hint = match i.initiator {
+                    Initiator::Source => r.dir,
+                    Initiator::Destination => 1 - r.dir,
+                    Initiator::Unknown => NONE,
+                };
+            }
+            let tcp = i.proto == ipproto::TCP;
+            if tcp
+                && c.syn_dir == NONE
+                && i.tcp_flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN
+            {
+                c.syn_dir = r.dir;
+            }
+            let icmp_type = r.icmp.map(|t| t.0);
+            match (i.proto, icmp_type) {
+                (ipproto::ICMP, Some(8)) | (ipproto::ICMPV6, Some(128))
+                    if c.echo_request_dir == NONE =>
+                {
+                    c.echo_request_dir = r.dir
+                }
+                (ipproto::ICMP, Some(0)) | (ipproto::ICMPV6, Some(129))
+                    if c.echo_reply_dir == NONE =>
+                {
+                    c.echo_reply_dir = r.dir
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// Whether strong evidence (an initiator hint or a SYN) names the client.
+    fn decided(&self) -> bool {
+        self.hint != NONE || self.syn_dir != NONE
+    }
+
+    /// Connections the conversation counts (see the module docs): for TCP
+    /// with flags, one if the client's record (or, unsampled, the server's)
+    /// has SYN, scaled by the sampling rate; otherwise one.
+    fn connections(&self, proto: u8, client: Dir) -> u64 {
+        let c = client as usize;
+        let s = 1 - c;
+        let flags = self.flags;
+        if proto == ipproto::TCP && flags.iter().flatten().any(|f| *f != 0) {
+            let syn = |f: Option<u8>| f.is_some_and(|f| f & tcpflags::SYN != 0);
+            let opened = match flags[c] {
+                Some(_) => syn(flags[c]),
+                None => !self.sampled && syn(flags[s]),
+            };
+            if !opened {
+                0
+            } else if self.sampled {
+                self.rate
+            } else {
+                1
+            }
+        } else {
+            1
+        }
+    }
+
+    /// The conversation's figures with `client` as the client's direction.
+    fn stats(&self, proto: u8, client: Dir) -> EdgeStats {
+        let c = client as usize;
+        let s = 1 - c;
+        EdgeStats {
+            connections: self.connections(proto, client),
+            client_packets: self.pkts[c],
+            client_bytes: self.bytes[c],
+            server_packets: self.pkts[s],
+            server_bytes: self.bytes[s],
+            first_seen: self.start,
+            last_seen: self.end,
+        }
+    }
+}
+
 /// Per-edge aggregation: figures, per-day activity, whether sampled.
 #[derive(Default)]
 struct EdgeAgg {
@@ -485,73 +619,35 @@ impl RecordAggregator {
     }
 
     /// Folds one conversation (one record, or a pair in arrival order) into
-    /// its edge.
+    /// its edge: sums its records, decides which side is the client, learns
+    /// a listener from strong evidence, and adds the figures to the edge.
     fn fold(&mut self, key: FlowKey, first: Option<Rec>, second: Option<Rec>) {
-        let recs = [first, second];
-        let recs = recs.iter().flatten();
-        let mut pkts = [0u64; 2];
-        let mut bytes = [0u64; 2];
-        let mut flags: [Option<u8>; 2] = [None, None];
-        let (mut start, mut end) = (i64::MAX, i64::MIN);
-        let mut hint = NONE;
-        let mut syn_dir = NONE;
-        let mut echo_request_dir = NONE;
-        let mut echo_reply_dir = NONE;
-        let mut first_dir = NONE;
-        let mut sampled = false;
-        let mut rate = 1u64;
-        for r in recs.clone() {
-            let d = r.dir as usize;
-            let i = &r.input;
-            // Exporters send 64-bit counters, scaled by the sampling rate:
-            // sums saturate rather than wrap.
-            pkts[d] = pkts[d].saturating_add(i.packets);
-            bytes[d] = bytes[d].saturating_add(i.bytes);
-            pkts[1 - d] = pkts[1 - d].saturating_add(i.reverse_packets);
-            bytes[1 - d] = bytes[1 - d].saturating_add(i.reverse_bytes);
-            flags[d] = Some(flags[d].unwrap_or(0) | i.tcp_flags);
-            start = start.min(i.start_ns);
-            end = end.max(i.end_ns);
-            sampled |= i.sampled;
-            rate = rate.max(u64::from(i.sampling_rate.max(1)));
-            if first_dir == NONE {
-                first_dir = r.dir;
-            }
-            if hint == NONE {
-                hint = match i.initiator {
-                    Initiator::Source => r.dir,
-                    Initiator::Destination => 1 - r.dir,
-                    Initiator::Unknown => NONE,
-                };
-            }
-            let tcp = i.proto == ipproto::TCP;
-            if tcp
-                && syn_dir == NONE
-                && i.tcp_flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN
-            {
-                syn_dir = r.dir;
-            }
-            let icmp_type = r.icmp.map(|t| t.0);
-            match (i.proto, icmp_type) {
-                (ipproto::ICMP, Some(8)) | (ipproto::ICMPV6, Some(128))
-                    if echo_request_dir == NONE =>
-                {
-                    echo_request_dir = r.dir
-                }
-                (ipproto::ICMP, Some(0)) | (ipproto::ICMPV6, Some(129))
-                    if echo_reply_dir == NONE =>
-                {
-                    echo_reply_dir = r.dir
-                }
-                _ => {}
-            }
+        let conv = Conversation::of([first, second].iter().flatten());
+        let client = self.client_direction(&key, &conv);
+        // A conversation decided by strong evidence teaches a listener.
+        if conv.decided() && ipproto::has_ports(key.proto) {
+            self.learn_listener(&key, client);
         }
-        let client = if hint != NONE {
+        let stats = conv.stats(key.proto, client);
+        self.counters.conversations += 1;
+        let agg = self.edges.entry(key.edge(client)).or_default();
+        agg.stats.merge(&stats);
+        agg.sampled |= conv.sampled;
+        if add_activity(&mut agg.days, &stats) {
+            self.counters.long_records += 1;
+        }
+    }
+
+    /// Which side of `key` is the conversation's client, strongest evidence
+    /// first (exporter hint, SYN, then the packet rule with the listeners
+    /// learned so far), counting which evidence decided.
+    fn client_direction(&mut self, key: &FlowKey, conv: &Conversation) -> Dir {
+        if conv.hint != NONE {
             self.counters.direction_from_hint += 1;
-            hint
-        } else if syn_dir != NONE {
+            conv.hint
+        } else if conv.syn_dir != NONE {
             self.counters.direction_from_syn += 1;
-            syn_dir
+            conv.syn_dir
         } else {
             self.counters.direction_from_rule += 1;
             let a_listens = self.listeners.contains(&(key.a, key.a_port, key.proto));
@@ -560,64 +656,30 @@ impl RecordAggregator {
                 a_port: key.a_port,
                 b_port: key.b_port,
                 has_ports: ipproto::has_ports(key.proto) && (key.a_port, key.b_port) != (0, 0),
-                first_dir,
+                first_dir: conv.first_dir,
                 syn_dir: NONE,
                 synack_dir: NONE,
-                echo_request_dir,
-                echo_reply_dir,
+                echo_request_dir: conv.echo_request_dir,
+                echo_reply_dir: conv.echo_reply_dir,
                 a_listens,
                 b_listens,
             })
             .0
-        };
-        // A conversation decided by strong evidence teaches a listener.
-        if (hint != NONE || syn_dir != NONE) && ipproto::has_ports(key.proto) {
-            let l = if client == A_TO_B {
-                (key.b, key.b_port, key.proto)
-            } else {
-                (key.a, key.a_port, key.proto)
-            };
-            if self.listeners.len() < MAX_LISTENERS {
-                self.listeners.insert(l);
-            } else if !self.listeners.contains(&l) {
-                self.counters.listeners_not_remembered += 1;
-            }
         }
-        let c = client as usize;
-        let s = 1 - c;
-        let connections = if key.proto == ipproto::TCP && flags.iter().flatten().any(|f| *f != 0) {
-            let syn = |f: Option<u8>| f.is_some_and(|f| f & tcpflags::SYN != 0);
-            let opened = match flags[c] {
-                Some(_) => syn(flags[c]),
-                None => !sampled && syn(flags[s]),
-            };
-            if !opened {
-                0
-            } else if sampled {
-                rate
-            } else {
-                1
-            }
+    }
+
+    /// Remembers the server side of `key` (the side opposite `client`) as a
+    /// listener, up to [`MAX_LISTENERS`].
+    fn learn_listener(&mut self, key: &FlowKey, client: Dir) {
+        let l = if client == A_TO_B {
+            (key.b, key.b_port, key.proto)
         } else {
-            1
+            (key.a, key.a_port, key.proto)
         };
-        let stats = EdgeStats {
-            connections,
-            client_packets: pkts[c],
-            client_bytes: bytes[c],
-            server_packets: pkts[s],
-            server_bytes: bytes[s],
-            first_seen: start,
-            last_seen: end,
-        };
-        self.counters.conversations += 1;
-        let edge = key.edge(client);
-        let agg = self.edges.entry(edge).or_default();
-        agg.stats.merge(&stats);
-        agg.sampled |= sampled;
-        let long = add_activity(&mut agg.days, &stats);
-        if long {
-            self.counters.long_records += 1;
+        if self.listeners.len() < MAX_LISTENERS {
+            self.listeners.insert(l);
+        } else if !self.listeners.contains(&l) {
+            self.counters.listeners_not_remembered += 1;
         }
     }
 
