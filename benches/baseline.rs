@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use depmap_edges::calendar::{civil, days_from_civil, weekday};
 use depmap_edges::recurrence::{classify, RecurrenceConfig};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, Commit, MapStore, Store};
 use depmap_synth::Rng;
 use nix::sys::resource::{getrusage, UsageWho};
 
@@ -222,7 +222,11 @@ fn main() {
             ));
         }
         rows += batch.activity.len() as u64;
-        store.write(&batch).unwrap();
+        let commit = Commit {
+            packets: batch,
+            ..Commit::default()
+        };
+        store.commit(&commit).unwrap();
     }
     let write_time = t.elapsed();
     let stored_edges = store.edge_count().unwrap();

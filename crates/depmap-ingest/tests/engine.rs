@@ -14,7 +14,7 @@ use depmap_edges::FlowConfig;
 use depmap_ingest::{
     Clock, Control, Driver, RunningClock, Settings, Sink, Snapshot, Source, SourceStats, Summary,
 };
-use depmap_store::Store;
+use depmap_store::{MapStore, Store};
 use tokio::sync::mpsc;
 
 /// LINKTYPE_RAW: frames are bare IPv4 packets.

@@ -41,7 +41,6 @@
 #![deny(missing_docs)]
 
 mod batch;
-mod compat;
 mod error;
 mod map;
 mod policy;

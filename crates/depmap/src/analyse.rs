@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use depmap_edges::baseline::{coverage, drift};
 use depmap_model::Proto;
-use depmap_store::Store;
+use depmap_store::{MapStore, Store};
 
 use crate::cli::{BaselineArgs, DriftArgs, ReportFormat};
 

@@ -10,7 +10,7 @@ use depmap_edges::FlowConfig;
 use depmap_graph::{GroupBy, GroupOptions, Map, SharedTier};
 use depmap_model::{Cidr, InventoryEntry};
 use depmap_policy::{draft, DraftOptions};
-use depmap_store::Store;
+use depmap_store::{MapStore, Store};
 use depmap_synth::{Role, Scenario};
 
 use crate::cli::DemoArgs;

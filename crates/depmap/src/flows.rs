@@ -12,7 +12,7 @@ use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{DecoderCounters, FlowError, Format};
 use depmap_ingest::{Driver, Listener, Outcome, Settings, SourceStats};
 use depmap_model::Cidr;
-use depmap_store::{Store, UpsertSummary};
+use depmap_store::{MapStore, Store, UpsertSummary};
 
 pub(crate) use depmap_ingest::read_exports;
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
 use depmap_edges::FlowConfig;
 use depmap_ingest::{Clock, FileReport, Outcome, Progress};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, MapStore, Store};
 use depmap_wire::{Malformed, NonIp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 

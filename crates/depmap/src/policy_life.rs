@@ -20,7 +20,7 @@ use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
 use depmap_model::{rfc3339, Cidr};
 use depmap_policy::lifecycle::{self, Grant, Revoked};
 use depmap_policy::{PolicyDraft, Proto};
-use depmap_store::{PolicyVersion, Store};
+use depmap_store::{MapStore, PolicyLog, PolicyVersion, Store};
 
 use crate::cli::{DbArg, ReportFormat};
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use depmap_store::Store;
+use depmap_store::{MapStore, Store};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use depmap_edges::calendar::days_from_civil;
 use depmap_edges::{DayActivity, EdgeStats, NameRecord, NameSource, NANOS_PER_DAY, NANOS_PER_HOUR};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, MapStore, Store};
 
 use crate::common::{self, depmap, key, ok};
 
@@ -28,7 +28,7 @@ fn fixed_store(dir: &Path) -> PathBuf {
         first_seen: at(9),
         last_seen: at(17),
     };
-    st.write(&Batch {
+    st.commit(&common::packets(Batch {
         edges: Vec::new(),
         activity: Vec::new(),
         names: vec![
@@ -36,11 +36,11 @@ fn fixed_store(dir: &Path) -> PathBuf {
             name("10.0.2.10", "intranet.corp.example", NameSource::Sni),
             name("203.0.113.10", "backup.example.net", NameSource::Dns),
         ],
-    })
+    }))
     .unwrap();
     let k = key("10.0.7.7", "10.0.4.20", 5432);
-    st.write_flows(
-        &Batch {
+    st.commit(&common::flows(
+        Batch {
             edges: vec![(
                 k,
                 EdgeStats {
@@ -66,7 +66,7 @@ fn fixed_store(dir: &Path) -> PathBuf {
             names: Vec::new(),
         },
         &[k],
-    )
+    ))
     .unwrap();
     db
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use depmap_capture::FileReader;
 use depmap_edges::{EdgeKey, EdgeStats};
-use depmap_store::{EdgeOrigin, Store};
+use depmap_store::{EdgeOrigin, MapStore, Store};
 use depmap_wire::{decode, Decoded, LinkType};
 
 fn depmap(args: &[&str]) -> Output {

@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 use depmap_edges::calendar::days_from_civil;
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, MapStore, Store};
+
+use crate::common;
 
 fn depmap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_depmap"))
@@ -64,11 +66,11 @@ fn store(path: &Path, edges: &[(&str, &str, u16, u8)], days: std::ops::Range<i32
                 )
             })
             .collect();
-        s.write(&Batch {
+        s.commit(&common::packets(Batch {
             edges: vec![(k, stats)],
             activity,
             names: vec![],
-        })
+        }))
         .unwrap();
     }
 }

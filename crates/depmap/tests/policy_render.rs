@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use depmap_edges::{NameRecord, NameSource, NANOS_PER_DAY};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, MapStore, Store};
 
 use crate::common;
 
@@ -26,7 +26,7 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
     let day = depmap_edges::calendar::days_from_civil(2026, 10, 1);
     Store::open(&db)
         .unwrap()
-        .write(&Batch {
+        .commit(&common::packets(Batch {
             edges: Vec::new(),
             activity: Vec::new(),
             names: [
@@ -45,7 +45,7 @@ fn a_draft_renders_to_every_target_with_what_is_not_expressed_on_stderr() {
                 }
             })
             .collect(),
-        })
+        }))
         .unwrap();
     // A time-bound exception to a server the traffic never showed: the
     // draft carries it, with the server's name.

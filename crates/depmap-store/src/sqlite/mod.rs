@@ -24,7 +24,6 @@ mod write;
 mod tests;
 
 pub use schema::{MIGRATIONS, SOURCE_FLOWS, SOURCE_PACKETS};
-pub(crate) use write::{Parts, EMPTY};
 
 /// The files an SQLite store at `path` consists of: the database, its
 /// write-ahead log and its shared-memory index. To remove a store, remove
@@ -285,12 +284,7 @@ impl Where {
 
 impl MapStore for Store {
     fn commit(&mut self, c: &Commit) -> Result<UpsertSummary, StoreError> {
-        let parts = Parts {
-            ingest: c.ingest.as_ref(),
-            observer: c.observer.id(),
-            ..Parts::new(&c.packets, &c.flows, &c.sampled)
-        };
-        let (a, b) = self.commit_parts(parts)?;
+        let (a, b) = self.write_commit(c)?;
         Ok(UpsertSummary {
             added: a.added + b.added,
             updated: a.updated + b.updated,

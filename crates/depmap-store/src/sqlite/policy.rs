@@ -329,6 +329,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::testsuite::exception;
+    use crate::MapStore;
 
     #[test]
     fn migration_5_adds_the_lifecycle_to_an_existing_store() {

@@ -10,7 +10,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::schema::{SOURCE_FLOWS, SOURCE_PACKETS};
 use super::{classify, Store};
-use crate::{Batch, NewIngest, StoreError, UpsertSummary};
+use crate::{Batch, Commit, StoreError, UpsertSummary};
 
 /// How a batch's edges are marked: packet batches or flow batches, with the
 /// keys of the edges whose figures are sampled.
@@ -20,61 +20,34 @@ enum Marks<'a> {
     Flows { sampled: &'a [EdgeKey] },
 }
 
-/// A [`Commit`] by reference, so the old one-batch write calls need not
-/// copy their batch into one.
-pub(crate) struct Parts<'a> {
-    pub(crate) packets: &'a Batch,
-    pub(crate) flows: &'a Batch,
-    pub(crate) sampled: &'a [EdgeKey],
-    pub(crate) ingest: Option<&'a NewIngest>,
-    /// `None`: the store's own.
-    pub(crate) observer: Option<&'a str>,
-}
-
-impl<'a> Parts<'a> {
-    pub(crate) fn new(packets: &'a Batch, flows: &'a Batch, sampled: &'a [EdgeKey]) -> Parts<'a> {
-        Parts {
-            packets,
-            flows,
-            sampled,
-            ingest: None,
-            observer: None,
-        }
-    }
-}
-
-pub(crate) static EMPTY: Batch = Batch {
-    edges: Vec::new(),
-    activity: Vec::new(),
-    names: Vec::new(),
-};
-
 impl Store {
-    /// Writes a packet batch, a flow batch and an ingest record in one
-    /// transaction: the one write path ([`MapStore::commit`] calls it with
-    /// a [`Commit`]'s parts; the wrappers below with one batch each).
-    /// Returns what each batch did.
-    pub(crate) fn commit_parts(
+    /// Writes a commit's packet batch, flow batch and ingest record in one
+    /// transaction: the one write path, behind
+    /// [`MapStore::commit`](crate::MapStore::commit). Returns what each
+    /// batch did.
+    pub(crate) fn write_commit(
         &mut self,
-        c: Parts<'_>,
+        c: &Commit,
     ) -> Result<(UpsertSummary, UpsertSummary), StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
         let mut done = (UpsertSummary::default(), UpsertSummary::default());
         let mut ids = Vec::new();
         if !c.packets.is_empty() {
-            done.0 = write_batch(&tx, c.packets, Marks::Packets, &mut ids)
+            done.0 = write_batch(&tx, &c.packets, Marks::Packets, &mut ids)
                 .map_err(|e| classify(&path, e))?;
         }
         if !c.flows.is_empty() {
-            let marks = Marks::Flows { sampled: c.sampled };
-            done.1 = write_batch(&tx, c.flows, marks, &mut ids).map_err(|e| classify(&path, e))?;
+            let marks = Marks::Flows {
+                sampled: &c.sampled,
+            };
+            done.1 = write_batch(&tx, &c.flows, marks, &mut ids).map_err(|e| classify(&path, e))?;
         }
         if !ids.is_empty() {
-            let observer = c.observer.unwrap_or(&self.observer);
+            let observer = c.observer.id().unwrap_or(&self.observer);
             observe(&tx, observer, &mut ids).map_err(|e| classify(&path, e))?;
         }
-        if let Some(ingest) = c.ingest {
+        if let Some(ingest) = &c.ingest {
             let edges = c.packets.edges.len() + c.flows.edges.len();
             tx.execute(
                 "INSERT INTO ingests (content_hash, source, kind, size_bytes, ingested_at, frames,

@@ -7,7 +7,24 @@ use std::process::{Command, Output};
 
 use depmap_edges::calendar::{days_from_civil, weekday};
 use depmap_edges::{DayActivity, EdgeKey, EdgeStats, NANOS_PER_DAY, NANOS_PER_HOUR};
-use depmap_store::{Batch, Store};
+use depmap_store::{Batch, Commit, MapStore, Store};
+
+/// A commit of packet edges, activity and names only.
+pub fn packets(batch: Batch) -> Commit {
+    Commit {
+        packets: batch,
+        ..Commit::default()
+    }
+}
+
+/// A commit of flow edges only, those in `sampled` marked as estimates.
+pub fn flows(batch: Batch, sampled: &[EdgeKey]) -> Commit {
+    Commit {
+        flows: batch,
+        sampled: sampled.to_vec(),
+        ..Commit::default()
+    }
+}
 
 /// Runs the `depmap` binary this package builds with `args`.
 pub fn depmap(args: &[&str]) -> Output {
@@ -80,11 +97,11 @@ pub fn put(store: &mut Store, k: EdgeKey, days: &[i32], hours: &[u32]) {
             + i64::from(last_h) * NANOS_PER_HOUR,
     };
     store
-        .write(&Batch {
+        .commit(&packets(Batch {
             edges: vec![(k, stats)],
             activity,
             names: Vec::new(),
-        })
+        }))
         .unwrap();
 }
 
