@@ -270,6 +270,9 @@ mod tests {
         fn vacuum(&mut self) -> Result<(), StoreError> {
             self.0.vacuum()
         }
+        fn location(&self) -> String {
+            self.0.location()
+        }
         fn size_bytes(&self) -> u64 {
             self.0.size_bytes()
         }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
 use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{detect_format, DecoderCounters};
-use depmap_store::{Commit, MapStore, NewIngest, Store, UpsertSummary};
+use depmap_store::{Commit, MapStore, NewIngest, UpsertSummary};
 use depmap_wire::{decode, ipproto, Decoded, LinkType};
 
 use crate::digest::open_hashed;
@@ -61,8 +61,8 @@ pub struct FlowsReport {
 /// Ingests the flow exports inside one capture, in one transaction with
 /// its ingest record. One read gives the frames and the content hash, so a
 /// repeat is known only after it, and then nothing is stored.
-pub fn ingest_flows_file(
-    store: &mut Store,
+pub fn ingest_flows_file<S: MapStore + ?Sized>(
+    store: &mut S,
     path: &Path,
     force: bool,
     clock: &dyn Clock,
@@ -82,7 +82,7 @@ pub fn ingest_flows_file(
         if let Some(previous) = store.find_ingest_of_kind(&hash, FLOWS_KIND)? {
             return Ok(Outcome::Repeat(Repeat {
                 path: path.to_path_buf(),
-                store: store.path().to_path_buf(),
+                store: store.location(),
                 flows: true,
                 previous,
             }));

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
 use depmap_edges::{FlowConfig, FlowCounters, PacketAggregator, PacketCounters};
-use depmap_store::{Batch, Commit, MapStore, NewIngest, Store, UpsertSummary};
+use depmap_store::{Batch, Commit, MapStore, NewIngest, UpsertSummary};
 
 use crate::digest::{content_hash, fingerprint, open_hashed};
 use crate::{Clock, IngestError, Outcome, Repeat};
@@ -60,8 +60,8 @@ fn kind(format: Option<FileFormat>) -> &'static str {
 /// Ingests one capture file into the store in one transaction. A file
 /// whose content is in the store already comes back as
 /// [`Outcome::Repeat`] unless `force`.
-pub fn ingest_file<P: Progress>(
-    store: &mut Store,
+pub fn ingest_file<S: MapStore + ?Sized, P: Progress>(
+    store: &mut S,
     path: &Path,
     cfg: FlowConfig,
     force: bool,
@@ -75,7 +75,7 @@ pub fn ingest_file<P: Progress>(
         if let Some(previous) = store.find_ingest(&hash)? {
             return Ok(Outcome::Repeat(Repeat {
                 path: path.to_path_buf(),
-                store: store.path().to_path_buf(),
+                store: store.location(),
                 flows: false,
                 previous,
             }));
@@ -154,4 +154,69 @@ pub fn aggregate<R: Read + Send, P: Progress>(
     report.edges = batch.edges.len();
     report.names = batch.names.len();
     (report, batch, read)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::FixedClock;
+    use depmap_store::Store;
+
+    /// A classic pcap (LINKTYPE_RAW) of one TCP SYN from 10.1.0.1 to 10.2.0.1:443.
+    fn one_syn() -> Vec<u8> {
+        let mut f = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 101] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        let p = [
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 1, 0, 1, 10, 2, 0, 1, 0x9c, 0x40, 1,
+            0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+        ];
+        for v in [1_795_255_200u32, 0, 40, 40] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&p);
+        f
+    }
+
+    /// Any store behind the trait will do, and a repeat names it as the
+    /// store names itself: for SQLite, the file's path as before.
+    #[test]
+    fn a_repeat_names_the_store_by_its_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pcap, db) = (dir.path().join("a.pcap"), dir.path().join("m.db"));
+        std::fs::write(&pcap, one_syn()).unwrap();
+        let mut sqlite = Store::open(&db).unwrap();
+        let store: &mut dyn MapStore = &mut sqlite;
+        let ingest = |store: &mut dyn MapStore| {
+            ingest_file(
+                store,
+                &pcap,
+                FlowConfig::default(),
+                false,
+                &FixedClock(7),
+                &mut (),
+            )
+            .unwrap()
+        };
+        let Outcome::Done(first) = ingest(store) else {
+            panic!("the first ingest is not a repeat");
+        };
+        assert_eq!((first.packets.ip_packets, first.edges), (1, 1));
+        let Outcome::Repeat(r) = ingest(store) else {
+            panic!("the second ingest is a repeat");
+        };
+        assert_eq!(r.store, db.display().to_string());
+        assert_eq!(
+            r.to_string(),
+            format!(
+                "{} was already ingested into {} (as {}, 1 packets, 1 edges); ingesting it again \
+                 would count its traffic twice. Use --force to do it anyway.",
+                pcap.display(),
+                db.display(),
+                pcap.display()
+            )
+        );
+    }
 }

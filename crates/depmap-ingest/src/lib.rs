@@ -85,8 +85,9 @@ pub enum Outcome<R> {
 pub struct Repeat {
     /// The file.
     pub path: PathBuf,
-    /// The store that holds it already.
-    pub store: PathBuf,
+    /// The store that holds it already, as
+    /// [`MapStore::location`](depmap_store::MapStore::location) names it.
+    pub store: String,
     /// Whether the flow exports inside it were ingested (`ingest --flows`)
     /// rather than its packets.
     pub flows: bool,
@@ -103,7 +104,7 @@ impl fmt::Display for Repeat {
                 "the flow exports in {} were already ingested into {} (as {}, {} records, {} edges); \
                  ingesting them again would count their traffic twice. Use --force to do it anyway.",
                 self.path.display(),
-                self.store.display(),
+                self.store,
                 p.ingest.source,
                 p.ingest.packets,
                 p.edges
@@ -114,7 +115,7 @@ impl fmt::Display for Repeat {
                 "{} was already ingested into {} (as {}, {} packets, {} edges); \
                  ingesting it again would count its traffic twice. Use --force to do it anyway.",
                 self.path.display(),
-                self.store.display(),
+                self.store,
                 p.ingest.source,
                 p.ingest.packets,
                 p.edges

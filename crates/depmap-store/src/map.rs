@@ -174,6 +174,11 @@ pub trait MapStore {
     /// of the store while it runs.
     fn vacuum(&mut self) -> Result<(), StoreError>;
 
+    /// Where the store is, as a person would name it in a message: the
+    /// file's path for SQLite (a server backend would name its host and
+    /// database).
+    fn location(&self) -> String;
+
     /// Bytes the store takes on disk (for SQLite, the file and its
     /// write-ahead log; 0 when they cannot be read).
     fn size_bytes(&self) -> u64;

@@ -486,6 +486,11 @@ impl MapStore for Store {
             .map_err(|e| self.err(e))
     }
 
+    /// The database path, as `Path::display` shows it.
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn size_bytes(&self) -> u64 {
         store_size(&self.path)
     }
