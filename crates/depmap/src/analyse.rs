@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use depmap_edges::baseline::{coverage, drift};
 use depmap_model::Proto;
 use depmap_store::{MapStore, Store};
@@ -72,19 +71,7 @@ pub(crate) fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn drift_cmd(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let since = humantime::parse_duration(&args.since).with_context(|| {
-        format!(
-            "--since {:?} is not a duration; use days such as 7d or 14d",
-            args.since
-        )
-    })?;
-    let days = (since.as_secs() / 86_400) as i32;
-    if days < 1 || since.as_secs() % 86_400 != 0 {
-        anyhow::bail!(
-            "--since {:?} must be a whole number of days (at least 1d): drift compares whole days",
-            args.since
-        );
-    }
+    let days = args.since;
     let store = Store::open_existing(&args.db.db)?;
     let items = drift(&store.edges()?, &store.activity()?, days);
     if let ReportFormat::Json = args.format {

@@ -1,10 +1,15 @@
-//! Command-line flags. Validation that clap cannot express happens in the
-//! command modules, with errors that name the flag.
+//! Command-line flags, parsed into typed values (durations, days, dates,
+//! networks: `values.rs`). Validation that clap cannot express happens in
+//! the command modules, with errors that name the flag.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use depmap_model::{Cidr, Day};
+
+use crate::values;
 
 /// The default database path when neither `--db` nor `DEPMAP_DB` is given.
 pub(crate) const DEFAULT_DB: &str = "depmap.db";
@@ -83,16 +88,16 @@ pub(crate) struct CollectArgs {
     /// Accept datagrams only from exporters in this network (ADDR or
     /// ADDR/PREFIX; repeat for several). Others are dropped and counted.
     /// Without it every source is accepted.
-    #[arg(long, value_name = "CIDR")]
-    pub(crate) allow_exporter: Vec<String>,
+    #[arg(long, value_name = "CIDR", value_parser = values::masked_network("--allow-exporter"))]
+    pub(crate) allow_exporter: Vec<Cidr>,
     /// Receive buffer to ask the kernel for, per socket, in bytes. Without
     /// root (CAP_NET_ADMIN) Linux caps it at net.core.rmem_max.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub(crate) recv_buffer: usize,
     /// How often the edges gathered so far are written to the store (one
     /// transaction each), e.g. 30s, 5m.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub(crate) flush_interval: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::flush_interval::<10>())]
+    pub(crate) flush_interval: Duration,
 }
 
 /// `depmap agent` flags. Facts about the deployment live in the config
@@ -127,11 +132,11 @@ pub(crate) struct CaptureArgs {
     #[arg(long, value_name = "BPF")]
     pub(crate) filter: Option<String>,
     /// Stop after this long (e.g. 10m); without it, run until SIGINT/SIGTERM.
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration("--duration", "30s or 10m"))]
+    pub(crate) duration: Option<Duration>,
     /// How often the edges gathered so far are written to the store.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub(crate) flush_interval: String,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::flush_interval::<100>())]
+    pub(crate) flush_interval: Duration,
     /// Bytes kept of each frame.
     #[arg(long, value_name = "BYTES", default_value_t = depmap_capture::live::DEFAULT_SNAPLEN)]
     pub(crate) snaplen: u32,
@@ -230,8 +235,8 @@ pub(crate) struct PruneArgs {
     pub(crate) db: DbArg,
     /// How much per-day activity to keep, counted back from the last day
     /// with data (not the clock), in whole days: 35d, 5w, ...
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) keep: String,
+    #[arg(long, value_name = "DURATION", value_parser = values::whole_days("--keep", "activity is kept per day"))]
+    pub(crate) keep: i32,
     /// Afterwards rewrite the file so it shrinks (SQLite VACUUM; needs free
     /// space about the database's size).
     #[arg(long)]
@@ -264,8 +269,8 @@ pub(crate) struct DriftArgs {
     pub(crate) db: DbArg,
     /// The recent period, at the end of the data, compared with the baseline
     /// before it (whole days: 7d, 14d, ...).
-    #[arg(long, default_value = "7d", value_name = "DURATION")]
-    pub(crate) since: String,
+    #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = values::whole_days("--since", "drift compares whole days"))]
+    pub(crate) since: i32,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub(crate) format: ReportFormat,
@@ -310,11 +315,11 @@ pub(crate) struct PolicyDraftArgs {
     #[command(flatten)]
     pub(crate) db: DbArg,
     /// First day of the learning window (YYYY-MM-DD, UTC) [default: all data].
-    #[arg(long, value_name = "DATE")]
-    pub(crate) from: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = values::date("--from"))]
+    pub(crate) from: Option<Day>,
     /// Last day of the learning window (YYYY-MM-DD, UTC) [default: all data].
-    #[arg(long, value_name = "DATE")]
-    pub(crate) to: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = values::date("--to"))]
+    pub(crate) to: Option<Day>,
     /// Draft only the services of these servers: a network or address
     /// (10.0.4.0/24) or an inventory role (db, or role:db; needs --inventory).
     #[arg(long, value_name = "ROLE|CIDR")]
@@ -335,8 +340,8 @@ pub(crate) struct PolicyDraftArgs {
     #[arg(long, value_name = "OWNER")]
     pub(crate) owner: Option<String>,
     /// The rules expire this long after drafting (e.g. 90d).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) expires: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration("--expires", "90d or 12h"))]
+    pub(crate) expires: Option<Duration>,
     /// Where to write the draft (JSON, docs/POLICY.md).
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
@@ -354,11 +359,11 @@ pub(crate) struct PolicySimulateArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: PathBuf,
     /// First day of traffic to replay (YYYY-MM-DD, UTC) [default: all].
-    #[arg(long, value_name = "DATE")]
-    pub(crate) from: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = values::date("--from"))]
+    pub(crate) from: Option<Day>,
     /// Last day of traffic to replay (YYYY-MM-DD, UTC) [default: all].
-    #[arg(long, value_name = "DATE")]
-    pub(crate) to: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = values::date("--to"))]
+    pub(crate) to: Option<Day>,
     /// Print the denied edges as JSON.
     #[arg(long)]
     pub(crate) json: bool,

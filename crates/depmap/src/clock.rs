@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use depmap_ingest::{Clock, FixedClock, RunningClock, SystemClock};
+pub(crate) use depmap_ingest::Clock;
+use depmap_ingest::{FixedClock, RunningClock, SystemClock};
 
 /// The variable that replaces the clock (RFC 3339), for tests.
 const NOW_VAR: &str = "DEPMAP_NOW";

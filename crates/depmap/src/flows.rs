@@ -4,14 +4,12 @@
 //! driver with listeners only. See `docs/FLOWS.md`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use depmap_capture::{AllowList, FileFormat, ListenerConfig};
 use depmap_edges::flowrec::RecordCounters;
 use depmap_flows::{DecoderCounters, FlowError, Format};
 use depmap_ingest::{Driver, Listener, Outcome, Settings, SourceStats};
-use depmap_model::Cidr;
 use depmap_store::{MapStore, Store, UpsertSummary};
 
 pub(crate) use depmap_ingest::read_exports;
@@ -151,21 +149,8 @@ fn print_edges(edges: usize, sampled: usize, upsert: &UpsertSummary) {
 
 /// `depmap collect`: the agent's driver with flow listeners only.
 pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
-    let flush = humantime::parse_duration(&args.flush_interval).with_context(|| {
-        format!(
-            "--flush-interval {:?}: expected a duration such as 30s or 5m",
-            args.flush_interval
-        )
-    })?;
-    if flush < Duration::from_millis(10) {
-        anyhow::bail!("--flush-interval must be at least 10ms");
-    }
-    let mut allow = Vec::new();
-    for text in &args.allow_exporter {
-        let cidr =
-            Cidr::parse_masked(text).with_context(|| format!("--allow-exporter {text:?}"))?;
-        allow.push(cidr);
-    }
+    let flush = args.flush_interval;
+    let allow = args.allow_exporter.clone();
     let cfg = ListenerConfig {
         recv_buffer: Some(args.recv_buffer),
         allow: AllowList(allow),

@@ -14,6 +14,7 @@ mod policy;
 mod policy_life;
 mod policy_render;
 mod prune;
+mod values;
 
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use depmap_edges::calendar::days_from_civil;
+use depmap_model::Day;
 use depmap_policy::lifecycle::{self, DraftRequest};
 use depmap_policy::{simulate, DraftOptions, Scope};
 use depmap_store::Store;
@@ -30,40 +30,8 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A day given as `YYYY-MM-DD` (or an RFC 3339 time, whose UTC day counts).
-pub fn parse_day(flag: &str, value: &str) -> anyhow::Result<i32> {
-    let bad =
-        || anyhow::anyhow!("{flag} {value:?} is not a date; use YYYY-MM-DD (UTC), e.g. 2026-10-02");
-    let date = value.get(..10).ok_or_else(bad)?;
-    let mut parts = date.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let (y, m, d): (i32, u32, u32) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    if !(1..=12).contains(&m) || !(1..=depmap_edges::calendar::month_len(y, m)).contains(&d) {
-        return Err(bad());
-    }
-    if value.len() > 10 {
-        humantime::parse_rfc3339_weak(value).map_err(|_| bad())?;
-    }
-    Ok(days_from_civil(y, m, d))
-}
-
-fn window(
-    from: &Option<String>,
-    to: &Option<String>,
-) -> anyhow::Result<(Option<i32>, Option<i32>)> {
-    let from = from
-        .as_deref()
-        .map(|v| parse_day("--from", v))
-        .transpose()?;
-    let to = to.as_deref().map(|v| parse_day("--to", v)).transpose()?;
+fn window(from: Option<Day>, to: Option<Day>) -> anyhow::Result<(Option<i32>, Option<i32>)> {
+    let (from, to) = (from.map(|d| d.0), to.map(|d| d.0));
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             anyhow::bail!("--from is after --to: the learning window would be empty");
@@ -73,18 +41,10 @@ fn window(
 }
 
 fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
-    let (from, to) = window(&a.from, &a.to)?;
+    let (from, to) = window(a.from, a.to)?;
     let mut store = Store::open_existing(&a.db.db)?;
     let now = policy_life::now()?;
-    let expires = a
-        .expires
-        .as_deref()
-        .map(|v| {
-            humantime::parse_duration(v)
-                .map(|d| now + d.as_nanos() as i64)
-                .with_context(|| format!("--expires {v:?} is not a duration; use e.g. 90d or 12h"))
-        })
-        .transpose()?;
+    let expires = a.expires.map(|d| now + d.as_nanos() as i64);
     let opts = DraftOptions {
         min_connections: a.min_connections,
         ticket: a.ticket.clone(),
@@ -146,7 +106,7 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
-    let (from, to) = window(&a.from, &a.to)?;
+    let (from, to) = window(a.from, a.to)?;
     let mut policy = policy_life::read_draft(&a.policy)?;
     let lapsed = policy_life::drop_lapsed(&mut policy)?;
     let activity = policy_life::traffic(&a.db.db, &a.pcap, &a.flows)?;

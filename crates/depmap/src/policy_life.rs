@@ -11,39 +11,23 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use depmap_capture::FileReader;
 use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
-use depmap_model::{rfc3339, Cidr};
+use depmap_model::{rfc3339, Cidr, Day};
 use depmap_policy::lifecycle::{self, Grant, Revoked};
 use depmap_policy::{PolicyDraft, Proto};
 use depmap_store::{MapStore, PolicyLog, PolicyVersion, Store};
 
 use crate::cli::{DbArg, ReportFormat};
 
-/// The variable that replaces the clock (RFC 3339), for tests.
-pub const NOW_VAR: &str = "DEPMAP_NOW";
-
-/// The time of this command: `DEPMAP_NOW` if set, else the system clock
-/// (ns since the epoch).
+/// The time of this command (ns since the epoch): `DEPMAP_NOW` if set,
+/// else the system clock.
 pub fn now() -> anyhow::Result<i64> {
-    if let Ok(text) = std::env::var(NOW_VAR) {
-        let t = humantime::parse_rfc3339_weak(&text).with_context(|| {
-            format!("{NOW_VAR}={text:?} is not an RFC 3339 time such as 2026-11-21T10:00:00Z")
-        })?;
-        return Ok(nanos(t));
-    }
-    Ok(nanos(SystemTime::now()))
-}
-
-/// Nanoseconds since the epoch (0 before it).
-fn nanos(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    Ok(crate::clock::fixed()?.now_ns())
 }
 
 /// Who is making a change: `--by`, else `$SUDO_USER`, else `$USER`.
@@ -243,8 +227,8 @@ pub struct ExceptAddArgs {
     #[arg(long, value_name = "PROTO", default_value = "tcp")]
     pub proto: String,
     /// How long the exception lasts from now (2h, 3d, ...).
-    #[arg(long, value_name = "DURATION", required = true)]
-    pub ttl: Option<String>,
+    #[arg(long, value_name = "DURATION", required = true, value_parser = crate::values::positive_duration("--ttl", "2h or 3d"))]
+    pub ttl: Option<Duration>,
     /// The change ticket.
     #[arg(long, value_name = "TICKET", required = true)]
     pub ticket: Option<String>,
@@ -305,8 +289,8 @@ pub struct UnusedArgs {
     pub days: u32,
     /// The day to count back from (YYYY-MM-DD, UTC) [default: the last day
     /// with stored data].
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = crate::values::date("--as-of"))]
+    pub as_of: Option<Day>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
@@ -541,12 +525,7 @@ fn except_add(a: ExceptAddArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--server {server_text:?} is not an IP address"))?;
     let port = a.port.ok_or_else(|| missing("--port"))?;
     let proto = parse_proto(&a.proto)?;
-    let ttl_text = a.ttl.ok_or_else(|| missing("--ttl"))?;
-    let ttl = humantime::parse_duration(&ttl_text)
-        .with_context(|| format!("--ttl {ttl_text:?} is not a duration; use e.g. 2h or 3d"))?;
-    if ttl.is_zero() {
-        anyhow::bail!("--ttl must be longer than zero");
-    }
+    let ttl = a.ttl.ok_or_else(|| missing("--ttl"))?;
     let ticket = a.ticket.ok_or_else(|| missing("--ticket"))?;
     let reason = a.reason.ok_or_else(|| missing("--reason"))?;
     if ticket.trim().is_empty() || reason.trim().is_empty() {
@@ -674,11 +653,7 @@ pub fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
     }
     let d = read_draft(&a.policy)?;
     let store = Store::open_existing(&a.db.db)?;
-    let as_of = a
-        .as_of
-        .as_deref()
-        .map(|v| crate::policy::parse_day("--as-of", v))
-        .transpose()?;
+    let as_of = a.as_of.map(|d| d.0);
     let r = lifecycle::unused(&store, &d, a.days, as_of)?.with_context(|| {
         format!(
             "{} holds no per-day activity to count back from; give --as-of DATE",

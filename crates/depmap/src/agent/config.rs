@@ -271,9 +271,10 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         );
     }
     let retention_days = match &raw.retention {
-        Some(s) => {
-            Some(crate::prune::whole_days("retention =", s).map_err(|e| anyhow::anyhow!("{e:#}"))?)
-        }
+        Some(s) => Some(
+            crate::values::whole_days("retention =", "activity is kept per day")(s)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
         None => None,
     };
     let max_flows = raw.max_flows.unwrap_or(1_000_000);

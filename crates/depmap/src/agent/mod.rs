@@ -9,9 +9,7 @@ pub(crate) mod privs;
 pub(crate) mod run;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
 use depmap_capture::LiveConfig;
 
 use config::{Config, LogFormat};
@@ -70,18 +68,7 @@ pub(crate) fn agent(args: crate::cli::AgentArgs, verbose: u8) -> anyhow::Result<
 
 /// `depmap capture`.
 pub(crate) fn capture(args: crate::cli::CaptureArgs) -> anyhow::Result<ExitCode> {
-    let parse = |flag: &str, v: &str| -> anyhow::Result<Duration> {
-        humantime::parse_duration(v)
-            .with_context(|| format!("{flag} {v:?}: expected a duration such as 30s or 10m"))
-    };
-    let duration = match &args.duration {
-        Some(d) => Some(parse("--duration", d)?),
-        None => None,
-    };
-    let flush_interval = parse("--flush-interval", &args.flush_interval)?;
-    if flush_interval < Duration::from_millis(100) {
-        anyhow::bail!("--flush-interval must be at least 100ms");
-    }
+    let (duration, flush_interval) = (args.duration, args.flush_interval);
     if args.max_flows == 0 {
         anyhow::bail!("--max-flows must be at least 1 (it bounds the flows tracked at once)");
     }
