@@ -11,7 +11,7 @@ use depmap_model::inventory_file::{parse_csv, parse_toml};
 use depmap_model::Inventory;
 
 /// Reads and checks the inventory at `path` (`*.toml` or `*.csv`).
-pub fn load(path: &Path) -> anyhow::Result<Inventory> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<Inventory> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the inventory {}", path.display()))?;
     let file = path.display().to_string();

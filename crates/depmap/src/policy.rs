@@ -15,7 +15,7 @@ use crate::policy_life;
 /// Exit status of `policy simulate` when the policy would deny traffic.
 const EXIT_WOULD_DENY: u8 = 3;
 
-pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         PolicyCommand::Draft(a) => draft_cmd(a),
         PolicyCommand::Simulate(a) => simulate_cmd(a),

@@ -26,12 +26,12 @@ use crate::cli::{DbArg, ReportFormat};
 
 /// The time of this command (ns since the epoch): `DEPMAP_NOW` if set,
 /// else the system clock.
-pub fn now() -> anyhow::Result<i64> {
+pub(crate) fn now() -> anyhow::Result<i64> {
     Ok(crate::clock::fixed()?.now_ns())
 }
 
 /// Who is making a change: `--by`, else `$SUDO_USER`, else `$USER`.
-pub fn who(by: &Option<String>) -> String {
+pub(crate) fn who(by: &Option<String>) -> String {
     by.clone()
         .filter(|b| !b.trim().is_empty())
         .or_else(|| std::env::var("SUDO_USER").ok().filter(|v| !v.is_empty()))
@@ -40,7 +40,7 @@ pub fn who(by: &Option<String>) -> String {
 }
 
 /// Reads a draft file.
-pub fn read_draft(path: &Path) -> anyhow::Result<PolicyDraft> {
+pub(crate) fn read_draft(path: &Path) -> anyhow::Result<PolicyDraft> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_draft(&text, &path.display().to_string())
@@ -49,12 +49,12 @@ pub fn read_draft(path: &Path) -> anyhow::Result<PolicyDraft> {
 /// Takes out of a draft the rules whose `expires` has passed at this
 /// command's time ([`now`]): a rendering or simulation made after a rule
 /// lapsed must not allow what it allowed.
-pub fn drop_lapsed(d: &mut PolicyDraft) -> anyhow::Result<Vec<depmap_policy::LapsedRule>> {
+pub(crate) fn drop_lapsed(d: &mut PolicyDraft) -> anyhow::Result<Vec<depmap_policy::LapsedRule>> {
     Ok(depmap_policy::drop_lapsed(d, now()?))
 }
 
 /// How a lapsed rule is reported.
-pub fn lapsed_line(r: &depmap_policy::LapsedRule) -> String {
+pub(crate) fn lapsed_line(r: &depmap_policy::LapsedRule) -> String {
     format!(
         "left out, expired {}: {} -> {}:{}/{}{}",
         r.expires,
@@ -76,7 +76,7 @@ fn parse_draft(text: &str, what: &str) -> anyhow::Result<PolicyDraft> {
 /// The traffic `policy simulate` replays: capture files (packets, or flow
 /// exports inside captures) run through the same aggregation as `ingest`
 /// without touching any store, else the store's per-day activity.
-pub fn traffic(
+pub(crate) fn traffic(
     db: &Path,
     pcap: &[PathBuf],
     flows: &[PathBuf],
@@ -137,72 +137,72 @@ pub fn traffic(
 
 /// `policy list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 /// `policy show`.
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The version number (from `policy list`).
     #[arg(value_name = "VERSION")]
-    pub version: String,
+    pub(crate) version: String,
 }
 
 /// `policy diff`.
 #[derive(Debug, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The older draft: a version number or a draft file.
     #[arg(value_name = "A")]
-    pub a: String,
+    pub(crate) a: String,
     /// The newer draft: a version number or a draft file.
     #[arg(value_name = "B")]
-    pub b: String,
+    pub(crate) b: String,
     /// Output format (JSON schema in docs/POLICY.md).
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 /// `policy rollback`.
 #[derive(Debug, Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The version whose content becomes the newest version.
     #[arg(value_name = "VERSION")]
-    pub version: String,
+    pub(crate) version: String,
     /// Also write the draft to this file.
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// The change ticket for the rollback.
     #[arg(long, value_name = "TICKET")]
-    pub ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
     /// Who rolls back [default: $SUDO_USER, else $USER].
     #[arg(long, value_name = "WHO")]
-    pub by: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 /// `policy except`: add an exception, or list or revoke them.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct ExceptArgs {
+pub(crate) struct ExceptArgs {
     #[command(subcommand)]
-    pub command: Option<ExceptCommand>,
+    pub(crate) command: Option<ExceptCommand>,
     #[command(flatten)]
-    pub add: ExceptAddArgs,
+    pub(crate) add: ExceptAddArgs,
 }
 
 /// `policy except list|revoke`.
 #[derive(Debug, Subcommand)]
-pub enum ExceptCommand {
+pub(crate) enum ExceptCommand {
     /// Every exception with its state now (active, expired, revoked).
     List(ExceptListArgs),
     /// End an exception before it expires (it is kept, marked revoked).
@@ -211,89 +211,89 @@ pub enum ExceptCommand {
 
 /// `policy except --client ... --server ...`.
 #[derive(Debug, Args)]
-pub struct ExceptAddArgs {
+pub(crate) struct ExceptAddArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The client: an address or a network (10.0.9.7, 10.0.9.0/24).
     #[arg(long, value_name = "IP|CIDR", required = true)]
-    pub client: Option<String>,
+    pub(crate) client: Option<String>,
     /// The server's address.
     #[arg(long, value_name = "IP", required = true)]
-    pub server: Option<String>,
+    pub(crate) server: Option<String>,
     /// The server's port.
     #[arg(long, value_name = "N", required = true)]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// The protocol (tcp, udp, sctp, ... or a number).
     #[arg(long, value_name = "PROTO", default_value = "tcp")]
-    pub proto: String,
+    pub(crate) proto: String,
     /// How long the exception lasts from now (2h, 3d, ...).
     #[arg(long, value_name = "DURATION", required = true, value_parser = crate::values::positive_duration("--ttl", "2h or 3d"))]
-    pub ttl: Option<Duration>,
+    pub(crate) ttl: Option<Duration>,
     /// The change ticket.
     #[arg(long, value_name = "TICKET", required = true)]
-    pub ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
     /// Why it is needed.
     #[arg(long, value_name = "TEXT", required = true)]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// Who grants it [default: $SUDO_USER, else $USER].
     #[arg(long, value_name = "WHO")]
-    pub by: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 /// `policy except list`.
 #[derive(Debug, Args)]
-pub struct ExceptListArgs {
+pub(crate) struct ExceptListArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 /// `policy except revoke`.
 #[derive(Debug, Args)]
-pub struct ExceptRevokeArgs {
+pub(crate) struct ExceptRevokeArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The exception's number (from `policy except list`).
     #[arg(value_name = "ID")]
-    pub id: i64,
+    pub(crate) id: i64,
     /// The change ticket for the revocation.
     #[arg(long, value_name = "TICKET")]
-    pub ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
     /// Who revokes it [default: $SUDO_USER, else $USER].
     #[arg(long, value_name = "WHO")]
-    pub by: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 /// `policy audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 /// `policy unused`.
 #[derive(Debug, Args)]
-pub struct UnusedArgs {
+pub(crate) struct UnusedArgs {
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
     /// The draft whose rules to check.
     #[arg(long, value_name = "FILE")]
-    pub policy: PathBuf,
+    pub(crate) policy: PathBuf,
     /// A rule is unused after this many days without traffic (30, 60, 90).
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub days: u32,
+    pub(crate) days: u32,
     /// The day to count back from (YYYY-MM-DD, UTC) [default: the last day
     /// with stored data].
     #[arg(long, value_name = "DATE", value_parser = crate::values::date("--as-of"))]
-    pub as_of: Option<Day>,
+    pub(crate) as_of: Option<Day>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 // ---- commands ------------------------------------------------------------
@@ -372,7 +372,7 @@ fn emit(
 }
 
 /// `policy list`.
-pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&a.db.db)?;
     let rows: Vec<serde_json::Value> = lifecycle::versions(&store)?
         .iter()
@@ -411,7 +411,7 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `policy show`.
-pub fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&a.db.db)?;
     let v = get_version(&store, &a.version)?;
     println!("{}", v.version.draft.trim_end());
@@ -444,7 +444,7 @@ fn resolve(
 }
 
 /// `policy diff`.
-pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut store = None;
     let (la, da) = resolve(&a.db.db, &mut store, &a.a)?;
     let (lb, db) = resolve(&a.db.db, &mut store, &a.b)?;
@@ -457,7 +457,7 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `policy rollback`.
-pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let now = now()?;
     let mut store = Store::open_existing(&a.db.db)?;
     let n = lifecycle::version_number(&a.version)?;
@@ -508,7 +508,7 @@ fn parse_client(text: &str) -> anyhow::Result<String> {
 }
 
 /// `policy except ...`.
-pub fn except(a: ExceptArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn except(a: ExceptArgs) -> anyhow::Result<ExitCode> {
     match a.command {
         Some(ExceptCommand::List(l)) => except_list(l),
         Some(ExceptCommand::Revoke(r)) => except_revoke(r),
@@ -620,7 +620,7 @@ fn except_revoke(a: ExceptRevokeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `policy audit`.
-pub fn audit(a: AuditArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn audit(a: AuditArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&a.db.db)?;
     let items: Vec<serde_json::Value> = store
         .audit()?
@@ -647,7 +647,7 @@ pub fn audit(a: AuditArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `policy unused`.
-pub fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
     if a.days == 0 {
         anyhow::bail!("--days must be at least 1");
     }

@@ -10,25 +10,25 @@ use clap::{Args, ValueEnum};
 use depmap_policy::render::{render, Target};
 
 #[derive(Debug, Args)]
-pub struct PolicyRenderArgs {
+pub(crate) struct PolicyRenderArgs {
     /// The target: an nftables ruleset, iptables-restore input, Kubernetes
     /// NetworkPolicies, CiliumNetworkPolicies, or AWS security groups.
     #[arg(long, value_enum)]
-    pub format: RenderFormat,
+    pub(crate) format: RenderFormat,
     /// Inventory (TOML or CSV, docs/INVENTORY.md): its labels select pods
     /// for k8s and cilium, its roles resolve role:NAME clients and servers.
     #[arg(long, value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    pub(crate) inventory: Option<PathBuf>,
     /// Write the rendering here [default: standard output].
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// The draft (JSON from `depmap policy draft`, docs/POLICY.md).
     #[arg(value_name = "DRAFT")]
-    pub draft: PathBuf,
+    pub(crate) draft: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RenderFormat {
+pub(crate) enum RenderFormat {
     Nftables,
     Iptables,
     K8s,
@@ -48,7 +48,7 @@ impl RenderFormat {
     }
 }
 
-pub fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
     let mut draft = crate::policy_life::read_draft(&a.draft)?;
     let lapsed = crate::policy_life::drop_lapsed(&mut draft)?;
     for r in &lapsed {
