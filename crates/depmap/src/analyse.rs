@@ -13,34 +13,36 @@ pub(crate) fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&args.db.db)?;
     let c = coverage(&store.activity()?);
     if let ReportFormat::Json = args.format {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+        outln!("{}", serde_json::to_string_pretty(&c)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     match (&c.first_day, &c.last_day) {
-        (Some(f), Some(l)) => println!(
+        (Some(f), Some(l)) => outln!(
             "observed span: {f} to {l} ({} days; {} with data, {} without)",
-            c.span_days, c.days_with_data, c.days_without_data
-        ),
-        _ => println!("observed span: none"),
+            c.span_days,
+            c.days_with_data,
+            c.days_without_data
+        )?,
+        _ => outln!("observed span: none")?,
     }
-    println!(
+    outln!(
         "business cycle: {}",
         if c.full_cycle {
             "covered (30 days or more)"
         } else {
             "NOT covered"
         }
-    );
+    )?;
     if c.gaps.is_empty() {
-        println!("gaps: none");
+        outln!("gaps: none")?;
     } else {
-        println!("gaps (days with no data from any source):");
+        outln!("gaps (days with no data from any source):")?;
         for g in &c.gaps {
-            println!("  {} to {} ({} days)", g.from, g.to, g.days);
+            outln!("  {} to {} ({} days)", g.from, g.to, g.days)?;
         }
     }
     for w in &c.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}")?;
     }
     let shown: Vec<_> = c
         .services
@@ -49,22 +51,26 @@ pub(crate) fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         .take(args.top)
         .collect();
     if !shown.is_empty() {
-        println!(
+        outln!(
             "services most likely to have clients not seen yet (Chao1 estimate from clients seen on one day):"
-        );
-        println!(
+        )?;
+        outln!(
             "  {:<40} {:>8} {:>9} {:>10} {:>9}",
-            "service", "clients", "one day", "estimated", "P(unseen)"
-        );
+            "service",
+            "clients",
+            "one day",
+            "estimated",
+            "P(unseen)"
+        )?;
         for s in shown {
-            println!(
+            outln!(
                 "  {:<40} {:>8} {:>9} {:>10.1} {:>9.3}",
                 format!("{}:{}/{}", s.server, s.port, Proto(s.proto)),
                 s.clients_seen,
                 s.seen_one_day,
                 s.estimated_clients,
                 s.unseen_probability
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -75,19 +81,23 @@ pub(crate) fn drift_cmd(args: DriftArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&args.db.db)?;
     let items = drift(&store.edges()?, &store.activity()?, days);
     if let ReportFormat::Json = args.format {
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        outln!("{}", serde_json::to_string_pretty(&items)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if items.is_empty() {
-        println!("no drift in the last {days} days against the baseline before them");
+        outln!("no drift in the last {days} days against the baseline before them")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<16} {:>5}  {:<42} {:<11} {:<11}  why",
-        "change", "score", "edge", "first seen", "last seen"
-    );
+        "change",
+        "score",
+        "edge",
+        "first seen",
+        "last seen"
+    )?;
     for i in &items {
-        println!(
+        outln!(
             "{:<16} {:>5}  {:<42} {:<11} {:<11}  {}",
             i.kind,
             i.score,
@@ -95,7 +105,7 @@ pub(crate) fn drift_cmd(args: DriftArgs) -> anyhow::Result<ExitCode> {
             i.first_seen,
             i.last_seen,
             i.reasons.join("; ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

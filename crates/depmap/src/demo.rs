@@ -39,14 +39,14 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .traffic(Scenario::DEMO_SEED)
         .write_pcap(out)
         .with_context(|| format!("cannot write {}", pcap.display()))?;
-    println!(
+    outln!(
         "1. wrote {}: a synthetic capture of a small company's services over {} days \
          ({} packets, {:.1} MB)",
         pcap.display(),
         scenario.days(),
         summary.frames,
         summary.file_bytes as f64 / 1e6
-    );
+    )?;
 
     let clock = crate::clock::fixed()?;
     let mut store = Store::open(&db)?;
@@ -60,8 +60,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &mut bar,
     )? {
         Outcome::Done(report) => {
-            println!("2. mapped it into {}:", db.display());
-            print_report(&pcap, &report, false);
+            outln!("2. mapped it into {}:", db.display())?;
+            print_report(&pcap, &report, false)?;
         }
         Outcome::Partial(_, err) => return Err(err.into()),
         Outcome::Repeat(r) => anyhow::bail!("{r}"),
@@ -79,10 +79,10 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     fs::write(&inventory_path, text)
         .with_context(|| format!("cannot write {}", inventory_path.display()))?;
     let inventory = crate::inventory::load(&inventory_path)?;
-    println!(
+    outln!(
         "3. wrote an inventory of the company's hosts (names, roles, labels): {}",
         inventory_path.display()
-    );
+    )?;
 
     let mut map = Map::load(&store, 7)?;
     map.set_inventory(&inventory);
@@ -104,7 +104,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", roles_json.display()))?;
     fs::write(&roles_dot, roles.to_dot())
         .with_context(|| format!("cannot write {}", roles_dot.display()))?;
-    println!(
+    outln!(
         "4. wrote the map ({} hosts, {} edges): {} and {}; and grouped by role with a shared \
          infrastructure tier ({} nodes, {} edges): {} and {}",
         map.host_count(),
@@ -115,7 +115,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         roles.edge_count(),
         roles_json.display(),
         roles_dot.display()
-    );
+    )?;
 
     let now = clock.now_ns();
     let mut d = draft(
@@ -130,12 +130,12 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     depmap_policy::add_names(&mut d, &store.names()?);
     fs::write(&policy, depmap_policy::to_json(&d) + "\n")
         .with_context(|| format!("cannot write {}", policy.display()))?;
-    println!(
+    outln!(
         "5. wrote a rule draft: {} ({} services with allow-lists, {} edges for review, default deny)",
         policy.display(),
         d.services.len(),
         d.review.len()
-    );
+    )?;
 
     for (dot, svg) in [(&dot, &svg), (&roles_dot, &roles_svg)] {
         match Command::new("dot")
@@ -157,11 +157,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
-    println!(
+    outln!(
         "6. drew the maps with Graphviz: {} and {}",
         svg.display(),
         roles_svg.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -26,11 +26,11 @@ pub(crate) fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         let partial = match depmap_ingest::ingest_flows_file(&mut store, path, args.force, &*clock)
         {
             Ok(Outcome::Done(r)) => {
-                print_file(path, &r, false);
+                print_file(path, &r, false)?;
                 None
             }
             Ok(Outcome::Partial(r, e)) => {
-                print_file(path, &r, true);
+                print_file(path, &r, true)?;
                 Some(anyhow::anyhow!(
                     "{e}; the edges of the {} flow records before it were stored",
                     r.records.records
@@ -44,11 +44,11 @@ pub(crate) fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             failures += 1;
         }
     }
-    println!(
+    outln!(
         "store {}: {} edges in all",
         store.path().display(),
         store.edge_count()?
-    );
+    )?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
@@ -56,12 +56,16 @@ pub(crate) fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_file(path: &std::path::Path, r: &depmap_ingest::FlowsReport, partial: bool) {
+fn print_file(
+    path: &std::path::Path,
+    r: &depmap_ingest::FlowsReport,
+    partial: bool,
+) -> std::io::Result<()> {
     let kind = match r.format {
         FileFormat::PcapNg => "pcapng",
         _ => "pcap",
     };
-    println!(
+    outln!(
         "{} flow exports from {} ({kind}, {:.1} MB): {} frames, {} export datagrams, {} flow records, in {:.2} s",
         if partial { "partly ingested" } else { "ingested" },
         path.display(),
@@ -70,25 +74,32 @@ fn print_file(path: &std::path::Path, r: &depmap_ingest::FlowsReport, partial: b
         r.capture.exports,
         r.records.records,
         r.seconds
-    );
-    println!(
+    )?;
+    outln!(
         "  skipped: {} frames not UDP, {} UDP datagrams not flow exports, {} later IP fragments",
-        r.capture.not_udp, r.capture.not_export, r.capture.fragments
-    );
-    print_counters(&r.decoder, 0, &r.records);
-    print_edges(r.edges, r.sampled, &r.upsert);
+        r.capture.not_udp,
+        r.capture.not_export,
+        r.capture.fragments
+    )?;
+    print_counters(&r.decoder, 0, &r.records)?;
+    print_edges(r.edges, r.sampled, &r.upsert)?;
+    Ok(())
 }
 
-fn print_counters(dc: &DecoderCounters, still_waiting: usize, ac: &RecordCounters) {
-    println!(
+fn print_counters(
+    dc: &DecoderCounters,
+    still_waiting: usize,
+    ac: &RecordCounters,
+) -> std::io::Result<()> {
+    outln!(
         "  datagrams by format: {}",
         nonzero(Format::ALL.iter().map(|f| (f.name(), dc.datagrams_of(*f))))
-    );
-    println!(
+    )?;
+    outln!(
         "  malformed datagrams (skipped): {}",
         nonzero(FlowError::NAMES.iter().copied().zip(dc.malformed))
-    );
-    println!(
+    )?;
+    outln!(
         "  templates: {} received, {} scopes; data sets before their template: {} ({} decoded later with {} records, {} never decodable{})",
         dc.templates_received,
         dc.scopes_created,
@@ -101,7 +112,7 @@ fn print_counters(dc: &DecoderCounters, still_waiting: usize, ac: &RecordCounter
         } else {
             String::new()
         }
-    );
+    )?;
     let named = dc.named();
     let other = [
         "scopes_evicted",
@@ -116,7 +127,7 @@ fn print_counters(dc: &DecoderCounters, still_waiting: usize, ac: &RecordCounter
         "sflow_non_ip",
         "sflow_undecodable_headers",
     ];
-    println!(
+    outln!(
         "  decoder: {}",
         nonzero(
             named
@@ -124,8 +135,8 @@ fn print_counters(dc: &DecoderCounters, still_waiting: usize, ac: &RecordCounter
                 .filter(|(k, _)| other.contains(&k.as_str()))
                 .map(|(k, n)| (k.as_str(), *n))
         )
-    );
-    println!(
+    )?;
+    outln!(
         "  records: {} ({} biflow, {} sampled); conversations: {} ({} pairs, {} unpaired, {} released at the pairing bound); client from: hint {}, SYN {}, port rule {}",
         ac.records,
         ac.biflow_records,
@@ -137,14 +148,17 @@ fn print_counters(dc: &DecoderCounters, still_waiting: usize, ac: &RecordCounter
         ac.direction_from_hint,
         ac.direction_from_syn,
         ac.direction_from_rule
-    );
+    )?;
+    Ok(())
 }
 
-fn print_edges(edges: usize, sampled: usize, upsert: &UpsertSummary) {
-    println!(
+fn print_edges(edges: usize, sampled: usize, upsert: &UpsertSummary) -> std::io::Result<()> {
+    outln!(
         "  edges: {edges} ({} added, {} updated; {sampled} with sampled figures)",
-        upsert.added, upsert.updated
-    );
+        upsert.added,
+        upsert.updated
+    )?;
+    Ok(())
 }
 
 /// `depmap collect`: the agent's driver with flow listeners only.
@@ -178,7 +192,7 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         );
         for addr in args.listen {
             let listener = Listener::bind(addr, &cfg)?;
-            println!(
+            outln!(
                 "listening on {}/udp (receive buffer {} bytes){}",
                 listener.local_addr(),
                 listener.recv_buffer(),
@@ -188,15 +202,15 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
                     let nets: Vec<String> = cfg.allow.0.iter().map(|c| c.to_string()).collect();
                     format!(", exporters allowed: {}", nets.join(" "))
                 }
-            );
+            )?;
             driver.source(Box::new(listener));
         }
-        println!("store {}", path.display());
+        outln!("store {}", path.display())?;
         // The line above tells scripts and tests that the sockets are bound.
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let summary = driver.run(controls, |_| {}).await?;
-        report(&summary);
+        report(&summary)?;
         Ok(if summary.lost_edges > 0 {
             eprintln!(
                 "depmap: error: {} edges could not be written to the store",
@@ -209,12 +223,12 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn report(summary: &depmap_ingest::Summary) {
+fn report(summary: &depmap_ingest::Summary) -> std::io::Result<()> {
     let s = &summary.snapshot;
-    println!("collector stopped");
+    outln!("collector stopped")?;
     for src in &s.sources {
         if let SourceStats::Listener { addr, counts: c } = src {
-            println!(
+            outln!(
                 "  {addr}/udp: {} datagrams ({} bytes), {} from exporters not allowed (dropped), {} receive errors, kernel drops {}",
                 c.datagrams,
                 c.bytes,
@@ -224,16 +238,17 @@ fn report(summary: &depmap_ingest::Summary) {
                     Some(n) => n.to_string(),
                     None => "unavailable".to_string(),
                 }
-            );
+            )?;
         }
     }
-    print_counters(&s.decoder, s.sets_waiting, &s.records);
+    print_counters(&s.decoder, s.sets_waiting, &s.records)?;
     let f = &s.flush;
-    println!(
+    outln!(
         "  store: {} flushes ({} failed), {} edges added, {} updated",
         f.flushes + f.errors,
         f.errors,
         f.added,
         f.updated
-    );
+    )?;
+    Ok(())
 }

@@ -29,15 +29,15 @@ pub(crate) fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     };
     let mut failures = 0usize;
     for path in &args.files {
-        if !ingest_one(&mut store, path, cfg, args.force, &*clock) {
+        if !ingest_one(&mut store, path, cfg, args.force, &*clock)? {
             failures += 1;
         }
     }
-    println!(
+    outln!(
         "store {}: {} edges in all",
         store.path().display(),
         store.edge_count()?
-    );
+    )?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
@@ -45,36 +45,39 @@ pub(crate) fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Ingests one file and prints its report; false when it failed.
+/// Ingests one file and prints its report; false when it failed (the
+/// error is reported), an error only when the report cannot be written.
 pub(crate) fn ingest_one(
     store: &mut Store,
     path: &Path,
     cfg: FlowConfig,
     force: bool,
     clock: &dyn Clock,
-) -> bool {
-    match depmap_ingest::ingest_file(store, path, cfg, force, clock, &mut Bar::default()) {
-        Ok(Outcome::Done(report)) => {
-            print_report(path, &report, false);
-            true
-        }
-        Ok(Outcome::Partial(report, err)) => {
-            print_report(path, &report, true);
-            eprintln!(
-                "depmap: error: {err}; the edges of the {} IP packets before it were stored",
-                report.packets.ip_packets
-            );
-            false
-        }
-        Ok(Outcome::Repeat(r)) => {
-            eprintln!("depmap: error: {r}");
-            false
-        }
-        Err(err) => {
-            eprintln!("depmap: error: {:#}", anyhow::Error::from(err));
-            false
-        }
-    }
+) -> std::io::Result<bool> {
+    Ok(
+        match depmap_ingest::ingest_file(store, path, cfg, force, clock, &mut Bar::default()) {
+            Ok(Outcome::Done(report)) => {
+                print_report(path, &report, false)?;
+                true
+            }
+            Ok(Outcome::Partial(report, err)) => {
+                print_report(path, &report, true)?;
+                eprintln!(
+                    "depmap: error: {err}; the edges of the {} IP packets before it were stored",
+                    report.packets.ip_packets
+                );
+                false
+            }
+            Ok(Outcome::Repeat(r)) => {
+                eprintln!("depmap: error: {r}");
+                false
+            }
+            Err(err) => {
+                eprintln!("depmap: error: {:#}", anyhow::Error::from(err));
+                false
+            }
+        },
+    )
 }
 
 /// A progress bar on a terminal, for files big enough to need one.
@@ -145,12 +148,12 @@ pub(crate) fn nonzero<'a>(items: impl Iterator<Item = (&'a str, u64)>) -> String
     }
 }
 
-pub(crate) fn print_report(path: &Path, r: &FileReport, partial: bool) {
+pub(crate) fn print_report(path: &Path, r: &FileReport, partial: bool) -> std::io::Result<()> {
     let kind = match r.format {
         Some(FileFormat::PcapNg) => "pcapng",
         _ => "pcap",
     };
-    println!(
+    outln!(
         "{}{} ({kind}, {}): {} frames, {} IP packets, {} of IP traffic, in {:.2} s",
         if partial {
             "partly ingested "
@@ -163,25 +166,25 @@ pub(crate) fn print_report(path: &Path, r: &FileReport, partial: bool) {
         r.packets.ip_packets,
         mb(r.packets.ip_bytes),
         r.seconds
-    );
-    println!(
+    )?;
+    outln!(
         "  malformed (skipped): {}",
         nonzero(
             Malformed::ALL
                 .iter()
                 .map(|m| (m.name(), r.packets.malformed[m.index()]))
         )
-    );
-    println!(
+    )?;
+    outln!(
         "  not IP (skipped): {}",
         nonzero(
             NonIp::ALL
                 .iter()
                 .map(|m| (m.name(), r.packets.non_ip[m.index()]))
         )
-    );
+    )?;
     let f = &r.flows;
-    println!(
+    outln!(
         "  flows: {} ({} ended by idle timeout, {} finished early at the flow-table limit); \
          fragments: {} matched, {} unattributed",
         f.flows_created,
@@ -189,9 +192,13 @@ pub(crate) fn print_report(path: &Path, r: &FileReport, partial: bool) {
         f.flows_evicted,
         f.fragments_matched,
         f.fragments_unattributed
-    );
-    println!(
+    )?;
+    outln!(
         "  edges: {} ({} added, {} updated); names learned: {}",
-        r.edges, r.upsert.added, r.upsert.updated, r.names
-    );
+        r.edges,
+        r.upsert.added,
+        r.upsert.updated,
+        r.names
+    )?;
+    Ok(())
 }

@@ -1,6 +1,25 @@
 //! The `depmap` command: it parses flags, wires the library crates together
 //! and reports; the decisions live in the crates it calls.
 
+/// `println!` that hands back the write's error instead of panicking:
+/// `depmap baseline | head` closes the pipe, and the command then ends
+/// quietly (see [`is_broken_pipe`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that hands back the write's error, as [`outln!`].
+#[allow(unused_macros)]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod agent;
 mod analyse;
 mod cli;
@@ -21,7 +40,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    end_quietly_on_closed_stdout();
     let args = cli::Cli::parse();
     // The agent sets up its own logging (format from its config).
     if !matches!(args.command, cli::Command::Agent(_)) {
@@ -29,6 +47,7 @@ fn main() -> ExitCode {
     }
     match run(args) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("depmap: error: {err:#}");
             ExitCode::FAILURE
@@ -36,25 +55,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// `depmap baseline | head`: once the reader has gone, printing fails with
-/// EPIPE (Rust programs ignore SIGPIPE), and `println!` turns that into a
-/// panic with a backtrace. The reader closing the pipe is its choice, not an
-/// error: end at once, silently, with status 0, as `depmap export` already
-/// does for its own writes. Any other panic still reports as usual.
-fn end_quietly_on_closed_stdout() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default(info);
-    }));
+/// `depmap baseline | head`: once the reader has gone, writing fails with
+/// EPIPE (Rust programs ignore SIGPIPE). The reader closing the pipe is its
+/// choice, not an error: the command ends at once, silently, with status 0,
+/// as ripgrep does. Every write to standard output returns its error
+/// ([`outln!`]), so it is found here in the error's chain.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(args: cli::Cli) -> anyhow::Result<ExitCode> {

@@ -81,26 +81,31 @@ fn draft_cmd(a: PolicyDraftArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let author = policy_life::who(&a.by);
     let version = lifecycle::store_draft(&mut store, &d, &expired, now, &author, a.ticket.clone())?;
-    println!(
+    outln!(
         "wrote {}: {} services, {} allow rules, {} edges for review, default deny",
         a.out.display(),
         d.services.len(),
         d.rule_count(),
         d.review.len()
-    );
-    println!(
+    )?;
+    outln!(
         "stored as version {} in {}",
         version.id,
         store.path().display()
-    );
+    )?;
     for e in &d.expired_exceptions {
-        println!(
+        outln!(
             "expired exception #{} ({}) left out: {} -> {}:{}/{}",
-            e.id, e.ticket, e.client, e.server, e.port, e.proto
-        );
+            e.id,
+            e.ticket,
+            e.client,
+            e.server,
+            e.port,
+            e.proto
+        )?;
     }
     for w in &d.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -116,18 +121,18 @@ fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("depmap: {}", policy_life::lapsed_line(r));
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&denied)?);
+        outln!("{}", serde_json::to_string_pretty(&denied)?)?;
     } else if denied.is_empty() {
-        println!("the policy allows all recorded traffic in the window");
+        outln!("the policy allows all recorded traffic in the window")?;
     } else {
-        println!(
+        outln!(
             "the policy would deny {} edge(s) seen in the recorded traffic:",
             denied.len()
-        );
+        )?;
         for d in &denied {
             let shown: Vec<&str> = d.when.iter().take(6).map(String::as_str).collect();
             let more = d.when.len().saturating_sub(shown.len());
-            println!(
+            outln!(
                 "  {} -> {}:{}/{}  {} connection(s), at {}{}",
                 d.client,
                 d.server,
@@ -140,7 +145,7 @@ fn simulate_cmd(a: PolicySimulateArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     String::new()
                 }
-            );
+            )?;
         }
     }
     Ok(if denied.is_empty() {

@@ -313,7 +313,7 @@ fn no_version(store: &Store, n: i64) -> String {
     )
 }
 
-fn print_table(head: &[&str], rows: &[Vec<String>]) {
+fn print_table(head: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -330,16 +330,17 @@ fn print_table(head: &[&str], rows: &[Vec<String>]) {
                 s.push_str(&format!("{c:w$}  "));
             }
         }
-        println!("{}", s.trim_end());
+        outln!("{}", s.trim_end())
     };
-    line(head.to_vec());
+    line(head.to_vec())?;
     for r in rows {
-        line(r.iter().map(String::as_str).collect());
+        line(r.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }
 
 fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
@@ -362,10 +363,10 @@ fn emit(
 ) -> anyhow::Result<ExitCode> {
     match format {
         ReportFormat::Json => json_line(&items)?,
-        ReportFormat::Table if items.is_empty() => println!("{empty}"),
+        ReportFormat::Table if items.is_empty() => outln!("{empty}")?,
         ReportFormat::Table => {
             let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-            print_table(head, &rows);
+            print_table(head, &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -414,7 +415,7 @@ pub(crate) fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&a.db.db)?;
     let v = get_version(&store, &a.version)?;
-    println!("{}", v.version.draft.trim_end());
+    outln!("{}", v.version.draft.trim_end())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -451,7 +452,7 @@ pub(crate) fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
     let d = depmap_policy::diff(&da, &la, &db, &lb);
     match a.format {
         ReportFormat::Json => json_line(&d)?,
-        ReportFormat::Table => print!("{}", depmap_policy::diff_table(&d)),
+        ReportFormat::Table => out!("{}", depmap_policy::diff_table(&d))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -467,7 +468,7 @@ pub(crate) fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
     let v = lifecycle::store_rollback(&mut store, &r, now, &who(&a.by), a.ticket.clone())?;
-    println!(
+    outln!(
         "version {}: the content of version {} ({}){}",
         v.id,
         r.old.id,
@@ -476,14 +477,14 @@ pub(crate) fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|o| format!(", written to {}", o.display()))
             .unwrap_or_default()
-    );
+    )?;
     if !r.ended.is_empty() {
-        println!(
+        outln!(
             "warning: version {} allows exceptions that have ended since: {}; \
              make a new draft to drop them",
             r.old.id,
             r.ended.join(", ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -545,10 +546,13 @@ fn except_add(a: ExceptAddArgs) -> anyhow::Result<ExitCode> {
     };
     let (stored, described) = lifecycle::grant_exception(&mut store, grant, now)?;
     let e = &stored.exception;
-    println!(
+    outln!(
         "exception #{}: {}; ticket {}, by {}; drafts made before it expires include it",
-        stored.id, described, e.ticket, e.author
-    );
+        stored.id,
+        described,
+        e.ticket,
+        e.author
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -608,13 +612,13 @@ fn except_revoke(a: ExceptRevokeArgs) -> anyhow::Result<ExitCode> {
             a.id
         ),
         Revoked::Already(at) => {
-            println!(
+            outln!(
                 "exception #{} was already revoked at {}",
                 a.id,
                 at.map(rfc3339).unwrap_or_default()
-            );
+            )?;
         }
-        Revoked::Now => println!("exception #{} revoked by {by}", a.id),
+        Revoked::Now => outln!("exception #{} revoked by {by}", a.id)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -664,7 +668,7 @@ pub(crate) fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
         json_line(&r)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{} of {} learned rules unused for {} days or more as of {} ({} waiting for a periodic occurrence, {} exceptions not judged)",
         r.unused.len(),
         r.checked,
@@ -672,7 +676,7 @@ pub(crate) fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
         r.as_of,
         r.waiting.len(),
         r.exceptions_skipped
-    );
+    )?;
     let rows = |items: &[depmap_policy::UnusedRule], mark: &str| -> Vec<Vec<String>> {
         items
             .iter()
@@ -690,7 +694,7 @@ pub(crate) fn unused(a: UnusedArgs) -> anyhow::Result<ExitCode> {
     let mut table = rows(&r.unused, "unused");
     table.extend(rows(&r.waiting, "waiting"));
     if !table.is_empty() {
-        print_table(&["STATE", "SERVICE", "CLIENT", "LAST SEEN", "WHY"], &table);
+        print_table(&["STATE", "SERVICE", "CLIENT", "LAST SEEN", "WHY"], &table)?;
     }
     Ok(ExitCode::SUCCESS)
 }

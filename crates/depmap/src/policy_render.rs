@@ -65,7 +65,7 @@ pub(crate) fn run(a: PolicyRenderArgs) -> anyhow::Result<ExitCode> {
     match &a.out {
         Some(path) => std::fs::write(path, &out.text)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{}", out.text),
+        None => out!("{}", out.text)?,
     }
     for r in &out.reports {
         eprintln!("depmap: not expressed in {}: {r}", target.name());

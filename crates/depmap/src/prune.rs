@@ -17,22 +17,22 @@ pub(crate) fn run(args: PruneArgs) -> anyhow::Result<ExitCode> {
         deleted,
     }) = store.keep_days(keep)?
     else {
-        println!(
+        outln!(
             "{}: no per-day activity stored; nothing to prune",
             args.db.db.display()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     };
     if args.vacuum {
         store.vacuum()?;
     }
-    println!(
+    outln!(
         "{}: kept per-day activity from {} to {} ({keep} days, counted back from the last day \
          with data); deleted {deleted} of {before} day rows; edges keep their totals{}",
         args.db.db.display(),
         date(first_kept),
         date(last),
         if args.vacuum { "; file compacted" } else { "" }
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -35,14 +35,14 @@ pub(crate) fn agent(args: crate::cli::AgentArgs, verbose: u8) -> anyhow::Result<
     let loaded = Config::load(&args.config);
     if args.check_config {
         let cfg = loaded?;
-        println!(
+        outln!(
             "{}: ok ({} interfaces, {} listeners, store {}, flush every {})",
             args.config.display(),
             cfg.interfaces.len(),
             cfg.listeners.len(),
             cfg.store.display(),
             humantime::format_duration(cfg.flush_interval)
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut cfg = loaded?;
@@ -114,22 +114,22 @@ pub(crate) fn capture(args: crate::cli::CaptureArgs) -> anyhow::Result<ExitCode>
         depmap_ingest::SourceStats::Interface { name, live, .. } => Some((name, live)),
         _ => None,
     }) {
-        println!(
+        outln!(
             "captured on {name}: {} frames ({:.1} MB captured); dropped: kernel {} (capture buffer full), interface {}",
             st.frames,
             st.bytes as f64 / 1e6,
             st.kernel_drops,
             st.interface_drops
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  {} IP packets; edges: {} added, {} updated in {} flushes ({} failed)",
         snap.packets.ip_packets,
         snap.flush.added,
         snap.flush.updated,
         snap.flush.flushes,
         snap.flush.errors
-    );
+    )?;
     if s.lost_edges > 0 {
         eprintln!(
             "depmap: error: {} edges could not be written to {}",

@@ -75,7 +75,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
                 .with_context(|| format!("metrics = \"{addr}\": cannot listen there"))?;
             let bound = l.local_addr().unwrap_or(addr);
             tracing::info!(address = %bound, "serving metrics at /metrics and /healthz");
-            println!("depmap: metrics at http://{bound}/metrics");
+            outln!("depmap: metrics at http://{bound}/metrics")?;
             Some(l)
         }
         None => None,
@@ -140,7 +140,7 @@ async fn run_async(opts: Options) -> anyhow::Result<Summary> {
         "agent running"
     );
     // Tests and scripts wait for this line: every source is open.
-    println!("depmap: running with {n_interfaces} interfaces and {n_listeners} listeners");
+    outln!("depmap: running with {n_interfaces} interfaces and {n_listeners} listeners")?;
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
