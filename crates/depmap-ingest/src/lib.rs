@@ -35,12 +35,16 @@
 //! assert_eq!(engine.snapshot().packets.frames, 0);
 //! ```
 //!
-//! This crate does not parse command lines, print reports, load config
+//! The agent's configuration is validated here ([`config`]), from text: the
+//! file is read by the caller.
+//!
+//! This crate does not parse command lines, print reports, read config
 //! files, drop privileges or handle signals (that is the `depmap` binary),
 //! decode packets (`depmap-wire`) or speak SQL (`depmap-store`).
 #![deny(missing_docs)]
 
 mod clock;
+pub mod config;
 mod digest;
 mod driver;
 mod engine;

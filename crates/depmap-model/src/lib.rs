@@ -46,4 +46,4 @@ pub use cidr::{Cidr, CidrError};
 pub use host::{host_group, host_kind, HostKind};
 pub use inventory::{HostInfo, Inventory, InventoryEntry};
 pub use proto::{Proto, ProtoError};
-pub use time::{rfc3339, Day, Timestamp, TimestampError, NANOS_PER_DAY};
+pub use time::{rfc3339, whole_days, Day, Timestamp, TimestampError, NANOS_PER_DAY};

@@ -135,6 +135,17 @@ impl From<Timestamp> for Day {
     }
 }
 
+/// A duration as a whole number of days, at least one (`35d`, `5w`);
+/// `None` when it is shorter than a day, not whole days, or too long.
+/// Per-day activity is kept, compared and pruned in whole days.
+pub fn whole_days(d: Duration) -> Option<i32> {
+    let secs = d.as_secs();
+    if secs < 86_400 || !secs.is_multiple_of(86_400) || d.subsec_nanos() != 0 {
+        return None;
+    }
+    i32::try_from(secs / 86_400).ok()
+}
+
 /// Formats ns since the epoch as RFC 3339 UTC with microseconds: the
 /// exports' time format ([`Timestamp::to_rfc3339`] for a bare `i64`).
 pub fn rfc3339(ns: i64) -> String {

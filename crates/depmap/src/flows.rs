@@ -179,7 +179,7 @@ pub(crate) fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         let controls = crate::agent::run::stop_on_signals()?;
         let settings = Settings {
             flush_interval: flush,
-            max_pending_edges: crate::agent::config::DEFAULT_MAX_PENDING_EDGES,
+            max_pending_edges: depmap_ingest::config::DEFAULT_MAX_PENDING_EDGES,
             retention_days: None,
         };
         let path = store.path().to_path_buf();

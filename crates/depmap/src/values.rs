@@ -73,13 +73,9 @@ pub(crate) fn whole_days(
         let d = humantime::parse_duration(text).map_err(|_| {
             format!("{flag} {text:?} is not a duration; use days such as 7d or 35d (or weeks: 5w)")
         })?;
-        let secs = d.as_secs();
-        if secs < 86_400 || secs % 86_400 != 0 || d.subsec_nanos() != 0 {
-            return Err(format!(
-                "{flag} {text:?} must be a whole number of days, at least 1d: {why}"
-            ));
-        }
-        i32::try_from(secs / 86_400).map_err(|_| format!("{flag} {text:?} is too long"))
+        depmap_model::whole_days(d).ok_or_else(|| {
+            format!("{flag} {text:?} must be a whole number of days, at least 1d: {why}")
+        })
     })
 }
 

@@ -3,7 +3,6 @@
 //! ([`run`]); the agent adds a config file, SIGHUP reloads, metrics and
 //! privilege dropping. See docs/AGENT.md.
 
-pub(crate) mod config;
 pub(crate) mod metrics;
 pub(crate) mod privs;
 pub(crate) mod run;
@@ -12,7 +11,7 @@ use std::process::ExitCode;
 
 use depmap_capture::LiveConfig;
 
-use config::{Config, LogFormat};
+use depmap_ingest::config::{self, Config, LogFormat};
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEPMAP_LOG")
@@ -32,7 +31,7 @@ pub(crate) fn agent(args: crate::cli::AgentArgs, verbose: u8) -> anyhow::Result<
         Some(f) => Some(LogFormat::parse("--log-format", f)?),
         None => None,
     };
-    let loaded = Config::load(&args.config);
+    let loaded = load_config(&args.config);
     if args.check_config {
         let cfg = loaded?;
         outln!(
@@ -139,4 +138,12 @@ pub(crate) fn capture(args: crate::cli::CaptureArgs) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and validates the agent's config file.
+pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    Config::parse(&text).with_context(|| format!("config file {}", path.display()))
 }

@@ -14,8 +14,8 @@ use depmap_store::Store;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
-use super::config::Config;
 use super::metrics::{self, Metrics};
+use depmap_ingest::config::Config;
 
 /// How the agent is started.
 pub(crate) struct Options {
@@ -234,7 +234,7 @@ impl Reloads {
             tracing::warn!("SIGHUP ignored: no config file to reload");
             return None;
         };
-        let new = match Config::load(path) {
+        let new = match super::load_config(path) {
             Ok(c) => c,
             Err(e) => {
                 self.metrics.reload_refused();

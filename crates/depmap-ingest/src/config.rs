@@ -1,17 +1,34 @@
 //! The agent's TOML configuration: a raw struct as written in the file
-//! (serde, unknown keys refused), then a validated [`Config`]. Every error
-//! names the key and says how to fix it. `deploy/depmap.toml` is the
+//! (serde, unknown keys refused), then a validated [`Config`] that the
+//! driver's settings and sources are made from. Every error names the key
+//! and says how to fix it. The file itself is read by the caller: this
+//! module parses text. `deploy/depmap.toml` is the
 //! commented example; `docs/AGENT.md` lists which keys a SIGHUP reload
 //! applies live.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use depmap_capture::{AllowList, LiveConfig};
-use depmap_model::Cidr;
+use depmap_model::{whole_days, Cidr};
 use serde::Deserialize;
+
+/// A configuration that cannot be used: the message names the key and says
+/// how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// A [`ConfigError`] from a message.
+macro_rules! invalid {
+    ($($arg:tt)*) => { ConfigError(format!($($arg)*)) };
+}
+
+/// Returns a [`ConfigError`] from the function.
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err(invalid!($($arg)*)) };
+}
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -98,7 +115,7 @@ struct RawListener {
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LogFormat {
+pub enum LogFormat {
     /// Lines for people.
     Human,
     /// One JSON object a line.
@@ -107,7 +124,7 @@ pub(crate) enum LogFormat {
 
 impl LogFormat {
     /// Parses `human` or `json`; `key` names the setting in errors.
-    pub(crate) fn parse(key: &str, s: &str) -> anyhow::Result<LogFormat> {
+    pub fn parse(key: &str, s: &str) -> Result<LogFormat, ConfigError> {
         match s {
             "human" => Ok(LogFormat::Human),
             "json" => Ok(LogFormat::Json),
@@ -118,18 +135,18 @@ impl LogFormat {
 
 /// A flow-export listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Listener {
+pub struct Listener {
     /// Where to bind.
-    pub(crate) address: SocketAddr,
+    pub address: SocketAddr,
     /// Exporters allowed.
-    pub(crate) allow: Vec<Cidr>,
+    pub allow: Vec<Cidr>,
     /// Receive buffer in bytes.
-    pub(crate) recv_buffer: usize,
+    pub recv_buffer: usize,
 }
 
 impl Listener {
     /// The capture crate's listener settings.
-    pub(crate) fn listener_config(&self) -> depmap_capture::ListenerConfig {
+    pub fn listener_config(&self) -> depmap_capture::ListenerConfig {
         depmap_capture::ListenerConfig {
             recv_buffer: Some(self.recv_buffer),
             allow: AllowList(self.allow.clone()),
@@ -139,64 +156,57 @@ impl Listener {
 
 /// A directory watched for capture files.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Watch {
+pub struct Watch {
     /// The directory.
-    pub(crate) directory: PathBuf,
+    pub directory: PathBuf,
     /// How often to look.
-    pub(crate) interval: Duration,
+    pub interval: Duration,
 }
 
 /// The validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Config {
+pub struct Config {
     /// The store path.
-    pub(crate) store: PathBuf,
+    pub store: PathBuf,
     /// Flush period.
-    pub(crate) flush_interval: Duration,
+    pub flush_interval: Duration,
     /// Days of activity to keep.
-    pub(crate) retention_days: Option<i32>,
+    pub retention_days: Option<i32>,
     /// Flow-table bound.
-    pub(crate) max_flows: usize,
+    pub max_flows: usize,
     /// Bound on edges held while the store fails.
-    pub(crate) max_pending_edges: usize,
+    pub max_pending_edges: usize,
     /// User to run as.
-    pub(crate) user: Option<String>,
+    pub user: Option<String>,
     /// Keep CAP_NET_RAW for reloads.
-    pub(crate) reload_interfaces: bool,
+    pub reload_interfaces: bool,
     /// Metrics address.
-    pub(crate) metrics: Option<SocketAddr>,
+    pub metrics: Option<SocketAddr>,
     /// Log format.
-    pub(crate) log_format: LogFormat,
+    pub log_format: LogFormat,
     /// Interfaces.
-    pub(crate) interfaces: Vec<LiveConfig>,
+    pub interfaces: Vec<LiveConfig>,
     /// Flow listeners.
-    pub(crate) listeners: Vec<Listener>,
+    pub listeners: Vec<Listener>,
     /// Watched directories.
-    pub(crate) watches: Vec<Watch>,
+    pub watches: Vec<Watch>,
 }
 
 /// Default flush period.
-pub(crate) const DEFAULT_FLUSH: Duration = Duration::from_secs(30);
+pub const DEFAULT_FLUSH: Duration = Duration::from_secs(30);
 /// Default bound on edges held while the store cannot be written.
-pub(crate) const DEFAULT_MAX_PENDING_EDGES: usize = 1_000_000;
+pub const DEFAULT_MAX_PENDING_EDGES: usize = 1_000_000;
 
 impl Config {
-    /// Reads and validates the file.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        Config::parse(&text).with_context(|| format!("config file {}", path.display()))
-    }
-
     /// Parses and validates config text.
-    pub(crate) fn parse(text: &str) -> anyhow::Result<Config> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| invalid!("{e}"))?;
         validate(raw)
     }
 
     /// One line per setting a reload cannot apply live, comparing `self`
     /// (running) with `new`.
-    pub(crate) fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+    pub fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.store != new.store {
             v.push("store");
@@ -248,13 +258,13 @@ impl Config {
     }
 }
 
-fn duration(key: &str, value: &str) -> anyhow::Result<Duration> {
+fn duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(value).map_err(|e| {
-        anyhow::anyhow!("{key} = {value:?} is not a duration ({e}); write e.g. \"30s\" or \"5m\"")
+        invalid!("{key} = {value:?} is not a duration ({e}); write e.g. \"30s\" or \"5m\"")
     })
 }
 
-fn validate(raw: RawConfig) -> anyhow::Result<Config> {
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     if raw.store.as_os_str().is_empty() {
         bail!(
             "store = \"\": give the path of the SQLite store, e.g. \"/var/lib/depmap/depmap.db\""
@@ -271,10 +281,14 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         );
     }
     let retention_days = match &raw.retention {
-        Some(s) => Some(
-            crate::values::whole_days("retention =", "activity is kept per day")(s)
-                .map_err(|e| anyhow::anyhow!(e))?,
-        ),
+        Some(s) => {
+            let d = humantime::parse_duration(s).map_err(|_| {
+                invalid!("retention = {s:?} is not a duration; use days such as 35d (or weeks: 5w)")
+            })?;
+            Some(whole_days(d).ok_or_else(|| {
+                invalid!("retention = {s:?} must be a whole number of days, at least 1d: activity is kept per day")
+            })?)
+        }
         None => None,
     };
     let max_flows = raw.max_flows.unwrap_or(1_000_000);
@@ -292,7 +306,7 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
     }
     let metrics = match &raw.metrics {
         Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
-            anyhow::anyhow!("metrics = {s:?}: expected ADDR:PORT, e.g. \"127.0.0.1:9464\"")
+            invalid!("metrics = {s:?}: expected ADDR:PORT, e.g. \"127.0.0.1:9464\"")
         })?),
         None => None,
     };
@@ -340,16 +354,14 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
     for (i, r) in raw.listener.into_iter().enumerate() {
         let key = format!("listener[{i}]");
         let address = r.address.parse::<SocketAddr>().map_err(|_| {
-            anyhow::anyhow!(
+            invalid!(
                 "{key}.address = {:?}: expected ADDR:PORT, e.g. \"0.0.0.0:2055\"",
                 r.address
             )
         })?;
         let mut allow = Vec::new();
         for a in &r.allow_exporters {
-            allow.push(
-                Cidr::parse_masked(a).map_err(|e| anyhow::anyhow!("{key}.allow_exporters: {e}"))?,
-            );
+            allow.push(Cidr::parse_masked(a).map_err(|e| invalid!("{key}.allow_exporters: {e}"))?);
         }
         listeners.push(Listener {
             address,
