@@ -52,6 +52,7 @@ mod exports;
 mod file;
 mod metrics;
 mod pipeline;
+mod replay;
 mod source;
 mod watch;
 
@@ -65,6 +66,7 @@ pub use engine::{Engine, EngineConfig, FlushCounters, FlushReport, Flushed, Snap
 pub use exports::{ingest_flows_file, read_exports, CaptureReport, FlowsReport, FLOWS_KIND};
 pub use file::{aggregate, ingest_file, FileReport, Progress};
 pub use pipeline::Pipeline;
+pub use replay::{replay, Replayed};
 pub use source::{Interface, Listener, Sink, Source, SourceStats, WatchCounts};
 pub use watch::{WatchDir, MAX_FILES};
 

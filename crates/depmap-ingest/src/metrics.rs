@@ -147,7 +147,44 @@ impl WatchCounts {
     }
 }
 
+/// Failed flushes in a row after which the agent reports itself unhealthy.
+pub const UNHEALTHY_AFTER_FAILURES: u64 = 3;
+
 impl Snapshot {
+    /// The snapshot after `self` for a scraper: `next`, with the interfaces
+    /// of `self` that `next` no longer has (a reload removed them) kept, as
+    /// down, so their series do not vanish between two scrapes.
+    pub fn followed_by(&self, next: &Snapshot) -> Snapshot {
+        let mut out = next.clone();
+        let is_there = |name: &str| {
+            next.sources
+                .iter()
+                .any(|n| matches!(n, SourceStats::Interface { name: m, .. } if m == name))
+        };
+        for old in &self.sources {
+            if let SourceStats::Interface { name, live, .. } = old {
+                if !is_there(name) {
+                    out.sources.push(SourceStats::Interface {
+                        name: name.clone(),
+                        live: *live,
+                        up: false,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// `Err` with the reason once the store has failed
+    /// [`UNHEALTHY_AFTER_FAILURES`] flushes in a row.
+    pub fn health(&self) -> Result<(), String> {
+        let failing = self.flush.failing;
+        if failing >= UNHEALTHY_AFTER_FAILURES {
+            return Err(format!("store failing: {failing} flushes in a row"));
+        }
+        Ok(())
+    }
+
     /// Writes every counter of the snapshot: each library struct through
     /// its own `encode`, then the engine's figures and gauges. Interfaces
     /// are labelled by name, listeners by address; watched directories are
@@ -245,6 +282,29 @@ mod tests {
         fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
             self.0.encode(&mut e)
         }
+    }
+
+    #[test]
+    fn removed_interfaces_stay_down_and_three_failed_flushes_are_unhealthy() {
+        let lo = SourceStats::Interface {
+            name: "lo".into(),
+            live: LiveStats::default(),
+            up: true,
+        };
+        let before = Snapshot {
+            sources: vec![lo],
+            ..Snapshot::default()
+        };
+        let after = before.followed_by(&Snapshot::default());
+        assert!(matches!(
+            after.sources.as_slice(),
+            [SourceStats::Interface { up: false, .. }]
+        ));
+        let mut s = Snapshot::default();
+        s.flush.failing = 2;
+        assert_eq!(s.health(), Ok(()));
+        s.flush.failing = 3;
+        assert_eq!(s.health(), Err("store failing: 3 flushes in a row".into()));
     }
 
     /// Sets every number in `v` to a value of its own, above 1000, and

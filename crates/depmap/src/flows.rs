@@ -12,8 +12,6 @@ use depmap_flows::{DecoderCounters, FlowError, Format};
 use depmap_ingest::{Driver, Listener, Outcome, Settings, SourceStats};
 use depmap_store::{MapStore, Store, UpsertSummary};
 
-pub(crate) use depmap_ingest::read_exports;
-
 use crate::cli::{CollectArgs, IngestArgs};
 use crate::ingest::nonzero;
 

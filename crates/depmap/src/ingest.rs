@@ -5,10 +5,10 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use depmap_capture::{CaptureError, FileFormat, FileReader, ReadSummary};
+use depmap_capture::FileFormat;
 use depmap_edges::FlowConfig;
 use depmap_ingest::{Clock, FileReport, Outcome, Progress};
-use depmap_store::{Batch, MapStore, Store};
+use depmap_store::{MapStore, Store};
 use depmap_wire::{Malformed, NonIp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -115,20 +115,6 @@ impl Progress for Bar {
             pb.finish_and_clear();
         }
     }
-}
-
-/// [`depmap_ingest::aggregate`] with a progress bar (`policy simulate --pcap`).
-pub(crate) fn aggregate<R: std::io::Read + Send>(
-    reader: &mut FileReader<R>,
-    path: &Path,
-    size: u64,
-    cfg: FlowConfig,
-) -> (FileReport, Batch, Result<ReadSummary, CaptureError>) {
-    let mut bar = Bar::default();
-    bar.start(path, size);
-    let out = depmap_ingest::aggregate(reader, size, cfg, &mut bar);
-    bar.finish();
-    out
 }
 
 fn mb(bytes: u64) -> String {

@@ -15,14 +15,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use depmap_capture::FileReader;
-use depmap_edges::{DayActivity, EdgeKey, FlowConfig};
+use depmap_edges::{DayActivity, EdgeKey};
+use depmap_ingest::{replay, Replayed};
 use depmap_model::{rfc3339, Cidr, Day};
 use depmap_policy::lifecycle::{self, Grant, Revoked};
 use depmap_policy::{PolicyDraft, Proto};
 use depmap_store::{MapStore, PolicyLog, PolicyVersion, Store};
 
 use crate::cli::{DbArg, ReportFormat};
+use crate::ingest::Bar;
 
 /// The time of this command (ns since the epoch): `DEPMAP_NOW` if set,
 /// else the system clock.
@@ -84,53 +85,47 @@ pub(crate) fn traffic(
     if pcap.is_empty() && flows.is_empty() {
         return Ok(Store::open_existing(db)?.activity()?);
     }
-    let mut out = Vec::new();
-    for path in pcap {
-        let mut reader = FileReader::open(path)?;
-        let size = std::fs::metadata(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .len();
-        let (report, batch, read) =
-            crate::ingest::aggregate(&mut reader, path, size, FlowConfig::default());
-        eprintln!(
-            "replayed {}: {} frames, {} IP packets, {} edges",
-            path.display(),
-            report.packets.frames,
-            report.packets.ip_packets,
-            report.edges
-        );
-        if let Err(e) = read {
+    Ok(replay(pcap, flows, &mut Bar::default(), |r| match r {
+        Replayed::Packets {
+            path,
+            report: r,
+            stopped,
+        } => {
+            let p = &r.packets;
+            let (frames, packets) = (p.frames, p.ip_packets);
             eprintln!(
-                "depmap: warning: {e}; simulating the {} IP packets before it",
-                report.packets.ip_packets
+                "replayed {}: {frames} frames, {packets} IP packets, {} edges",
+                path.display(),
+                r.edges
             );
+            if let Some(e) = stopped {
+                eprintln!("depmap: warning: {e}; simulating the {packets} IP packets before it");
+            }
         }
-        out.extend(batch.activity);
-    }
-    for path in flows {
-        let mut reader = FileReader::open(path)?;
-        let (report, mut pipe, read) = crate::flows::read_exports(&mut reader);
-        let (batch, _) = pipe.take();
-        eprintln!(
-            "replayed the flow exports in {}: {} export datagrams, {} flow records, {} edges",
-            path.display(),
-            report.exports,
-            pipe.aggregator().records,
-            batch.edges.len()
-        );
-        if report.exports == 0 {
+        Replayed::Flows {
+            path,
+            report,
+            records,
+            edges,
+            stopped,
+        } => {
             eprintln!(
-                "depmap: warning: {} holds no NetFlow/IPFIX/sFlow datagrams; \
-                 use --pcap for a packet capture",
-                path.display()
+                "replayed the flow exports in {}: {} export datagrams, {records} flow records, {edges} edges",
+                path.display(),
+                report.exports
             );
+            if report.exports == 0 {
+                eprintln!(
+                    "depmap: warning: {} holds no NetFlow/IPFIX/sFlow datagrams; \
+                     use --pcap for a packet capture",
+                    path.display()
+                );
+            }
+            if let Some(e) = stopped {
+                eprintln!("depmap: warning: {e}; simulating the records before it");
+            }
         }
-        if let Err(e) = read {
-            eprintln!("depmap: warning: {e}; simulating the records before it");
-        }
-        out.extend(batch.activity);
-    }
-    Ok(out)
+    })?)
 }
 
 // ---- flags ---------------------------------------------------------------

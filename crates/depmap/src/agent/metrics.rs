@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use depmap_ingest::{Snapshot, SourceStats};
+use depmap_ingest::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -49,27 +49,9 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Takes the engine's latest snapshot (called by the driver).
     pub(crate) fn publish(&self, s: &Snapshot) {
-        let Ok(mut latest) = self.latest.lock() else {
-            return;
-        };
-        let mut next = s.clone();
-        let is_there = |name: &str| {
-            s.sources
-                .iter()
-                .any(|n| matches!(n, SourceStats::Interface { name: m, .. } if m == name))
-        };
-        for old in &latest.sources {
-            if let SourceStats::Interface { name, live, .. } = old {
-                if !is_there(name) {
-                    next.sources.push(SourceStats::Interface {
-                        name: name.clone(),
-                        live: *live,
-                        up: false,
-                    });
-                }
-            }
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = latest.followed_by(s);
         }
-        *latest = next;
     }
 
     /// Counts a refused reload.
@@ -81,13 +63,12 @@ impl Metrics {
         self.latest.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// `/healthz`: 200 while flushes work, 503 after three failures in a row.
+    /// `/healthz`: 200 while flushes work, 503 when [`Snapshot::health`]
+    /// says the store keeps failing.
     fn health(&self) -> (u16, String) {
-        let failing = self.snapshot().flush.failing;
-        if failing >= 3 {
-            (503, format!("store failing: {failing} flushes in a row\n"))
-        } else {
-            (200, "ok\n".to_string())
+        match self.snapshot().health() {
+            Ok(()) => (200, "ok\n".to_string()),
+            Err(why) => (503, format!("{why}\n")),
         }
     }
 }
@@ -212,7 +193,7 @@ async fn answer(
 mod tests {
     use super::*;
     use depmap_capture::{ListenerCounts, LiveStats};
-    use depmap_ingest::WatchCounts;
+    use depmap_ingest::{SourceStats, WatchCounts};
 
     /// A snapshot with one source of each kind, so every family has a
     /// series and shows its labels.
@@ -266,27 +247,19 @@ mod tests {
     }
 
     #[test]
-    fn an_interface_a_reload_removed_stays_down() {
+    fn an_interface_a_reload_removed_stays_down_and_health_follows_flushes() {
         let m = Metrics::default();
         m.publish(&with_sources());
         m.publish(&Snapshot::default());
+        assert_eq!(m.health().0, 200);
         let text = metrics_text(m);
         assert!(
-            text.contains("depmap_capture_up{interface=\"lo\"} 0\n"),
+            text.contains(
+                "depmap_capture_up{interface=\"lo\"} 0
+"
+            ),
             "{text}"
         );
-    }
-
-    #[test]
-    fn health_fails_after_three_failed_flushes_in_a_row() {
-        let m = Metrics::default();
-        let mut s = Snapshot::default();
-        s.flush.failing = 2;
-        m.publish(&s);
-        assert_eq!(m.health().0, 200);
-        s.flush.failing = 3;
-        m.publish(&s);
-        assert_eq!(m.health().0, 503);
     }
     /// The metrics list of `docs/AGENT.md`, written from the text `/metrics`
     /// serves: one row per family with its type, label names and help text,
