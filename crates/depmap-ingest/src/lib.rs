@@ -65,6 +65,7 @@ pub use driver::{Control, Driver, Settings, Summary};
 pub use engine::{Engine, EngineConfig, FlushCounters, FlushReport, Flushed, Snapshot};
 pub use exports::{ingest_flows_file, read_exports, CaptureReport, FlowsReport, FLOWS_KIND};
 pub use file::{aggregate, ingest_file, FileReport, Progress};
+pub use metrics::UNHEALTHY_AFTER_FAILURES;
 pub use pipeline::Pipeline;
 pub use replay::{replay, Replayed};
 pub use source::{Interface, Listener, Sink, Source, SourceStats, WatchCounts};
