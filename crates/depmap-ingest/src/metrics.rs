@@ -273,6 +273,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use depmap_testdata::counters::{distinct, text_of};
     use prometheus_client::collector::Collector;
 
     #[derive(Debug)]
@@ -307,43 +308,8 @@ mod tests {
         assert_eq!(s.health(), Err("store failing: 3 flushes in a row".into()));
     }
 
-    /// Sets every number in `v` to a value of its own, above 1000, and
-    /// lists them by path. A duration (`{secs, nanos}`) is one number, its
-    /// seconds.
-    fn distinct(v: &mut serde_json::Value, path: String, out: &mut Vec<(String, u64)>) {
-        use serde_json::Value;
-        match v {
-            Value::Number(_) => {
-                let n = 1001 + out.len() as u64;
-                *v = n.into();
-                out.push((path, n));
-            }
-            Value::Object(o) if o.contains_key("secs") && o.contains_key("nanos") => {
-                let n = 1001 + out.len() as u64;
-                o.insert("secs".into(), n.into());
-                o.insert("nanos".into(), 0.into());
-                out.push((path, n));
-            }
-            Value::Array(a) => {
-                for (i, x) in a.iter_mut().enumerate() {
-                    distinct(x, format!("{path}[{i}]"), out);
-                }
-            }
-            Value::Object(o) => {
-                for (k, x) in o.iter_mut() {
-                    distinct(x, format!("{path}.{k}"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn encode(s: Snapshot) -> String {
-        let mut registry = prometheus_client::registry::Registry::default();
-        registry.register_collector(Box::new(Latest(s)));
-        let mut text = String::new();
-        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
-        text
+        text_of(Latest(s))
     }
 
     /// One source of each kind, so that every field is there to be set.

@@ -21,6 +21,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod counters;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
