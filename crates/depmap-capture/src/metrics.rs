@@ -10,9 +10,8 @@
 
 use std::fmt;
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::MetricType;
+use depmap_model::metrics::counters;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 
 use crate::udp::ListenerCounts;
 use crate::LiveStats;
@@ -30,20 +29,6 @@ struct Listen {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Where {
     r#where: &'static str,
-}
-
-/// One counter with a series per label set.
-fn counters<L: EncodeLabelSet>(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    series: impl IntoIterator<Item = (L, u64)>,
-) -> fmt::Result {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, value) in series {
-        ConstCounter::new(value).encode(m.encode_family(&labels)?)?;
-    }
-    Ok(())
 }
 
 impl LiveStats {

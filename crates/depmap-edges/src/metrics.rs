@@ -33,10 +33,9 @@
 
 use std::fmt;
 
+use depmap_model::metrics::{counter, counters};
 use depmap_wire::{Malformed, NonIp};
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::MetricType;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 
 use crate::flowrec::RecordCounters;
 use crate::names::NameCounters;
@@ -55,25 +54,6 @@ struct Kind {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct From {
     from: &'static str,
-}
-
-/// One unlabelled counter.
-fn counter(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
-    ConstCounter::new(value).encode(e.encode_descriptor(name, help, None, MetricType::Counter)?)
-}
-
-/// One counter with a series per label set.
-fn counters<L: EncodeLabelSet>(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    series: impl IntoIterator<Item = (L, u64)>,
-) -> fmt::Result {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, value) in series {
-        ConstCounter::new(value).encode(m.encode_family(&labels)?)?;
-    }
-    Ok(())
 }
 
 impl PacketCounters {

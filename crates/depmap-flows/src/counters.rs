@@ -4,9 +4,8 @@
 
 use std::fmt;
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::MetricType;
+use depmap_model::metrics::{counter, counters};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 
 use crate::error::FlowError;
 use crate::record::Format;
@@ -292,25 +291,6 @@ struct Reason {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FormatLabel {
     format: &'static str,
-}
-
-/// One unlabelled counter.
-fn counter(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
-    ConstCounter::new(value).encode(e.encode_descriptor(name, help, None, MetricType::Counter)?)
-}
-
-/// One counter with a series per label set.
-fn counters<L: EncodeLabelSet>(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    series: impl IntoIterator<Item = (L, u64)>,
-) -> fmt::Result {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, value) in series {
-        ConstCounter::new(value).encode(m.encode_family(&labels)?)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

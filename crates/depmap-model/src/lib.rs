@@ -42,6 +42,9 @@ pub mod inventory_file;
 mod proto;
 mod time;
 
+#[cfg(feature = "metrics")]
+pub mod metrics;
+
 pub use cidr::{Cidr, CidrError};
 pub use host::{host_group, host_kind, HostKind};
 pub use inventory::{HostInfo, Inventory, InventoryEntry};
