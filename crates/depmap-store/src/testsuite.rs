@@ -596,6 +596,11 @@ pub fn observers_are_recorded_per_edge<S: MapStore>(open: Open<'_, S>) {
     let (a, b) = (edge(443, 1, 0, 1), edge(53, 1, 0, 1));
     s.commit(&packets(edges(vec![a]))).unwrap();
     s.commit(&packets(edges(vec![a]))).unwrap();
+    assert_eq!(
+        s.observations().unwrap(),
+        vec![(a.0, Observer::LOCAL.to_string())],
+        "one observer: it saw every edge"
+    );
     let site = |b: Batch| Commit {
         observer: Observer::named("site-b"),
         ..flows(b, &[])

@@ -76,6 +76,45 @@ fn observers_are_recorded_per_edge() {
     on_sqlite(testsuite::observers_are_recorded_per_edge);
 }
 
+/// An agent's own store writes no observer rows while it is the only
+/// observer; a second observer makes the first one's rows explicit.
+#[test]
+fn a_store_with_one_observer_writes_no_observer_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path().join("m.db")).unwrap();
+    let rows = |s: &Store| -> i64 {
+        s.conn
+            .query_row("SELECT count(*) FROM edge_observers", [], |r| r.get(0))
+            .unwrap()
+    };
+    on_one(&mut s, "local", 443);
+    on_one(&mut s, "local", 53);
+    assert_eq!(rows(&s), 0);
+    assert_eq!(s.observations().unwrap().len(), 2);
+    on_one(&mut s, "site-b", 53);
+    assert_eq!(rows(&s), 3, "local's two edges, site-b's one");
+    on_one(&mut s, "local", 22);
+    assert_eq!(rows(&s), 4);
+}
+
+fn on_one(s: &mut Store, observer: &str, port: u16) {
+    let key = EdgeKey {
+        client: "10.0.0.1".parse().unwrap(),
+        server: "10.0.0.2".parse().unwrap(),
+        port,
+        proto: 6,
+    };
+    let c = Commit {
+        packets: crate::Batch {
+            edges: vec![(key, EdgeStats::default())],
+            ..crate::Batch::default()
+        },
+        observer: crate::Observer::named(observer),
+        ..Commit::default()
+    };
+    s.commit(&c).unwrap();
+}
+
 #[test]
 fn keep_days_counts_back_from_the_data() {
     on_sqlite(testsuite::keep_days_counts_back_from_the_data);
