@@ -112,3 +112,126 @@ where
 pub fn of(fields: &[(String, u64)], field: &str) -> u64 {
     fields.iter().find(|(f, _)| f == field).unwrap().1
 }
+
+/// Where a document keeps its list of metrics.
+const BEGIN: &str = "<!-- metrics: begin";
+const END: &str = "<!-- metrics: end -->";
+
+/// Checks that the document at `path` lists exactly the metrics of `text`
+/// (what `/metrics` serves): the table between its `<!-- metrics: begin`
+/// and `<!-- metrics: end -->` lines is [`metrics_table`] of `text`, and
+/// every `depmap_*` name it mentions elsewhere is served. With
+/// `DEPMAP_UPDATE_DOCS` set, it writes the table instead; `rewrite` says
+/// how to do that in the failure message.
+///
+/// # Panics
+/// When the document does not agree with `text`.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub fn check_metrics_doc(path: &str, text: &str, rewrite: &str) {
+    let doc = std::fs::read_to_string(path).unwrap();
+    let table = metrics_table(text);
+    let begin = doc.find(BEGIN).expect("the document has no metrics table");
+    let start = begin + doc[begin..].find('\n').unwrap() + 1;
+    let stop = doc.find(END).expect("the metrics table has no end");
+    if std::env::var_os("DEPMAP_UPDATE_DOCS").is_some() {
+        let new = format!("{}{table}{}", &doc[..start], &doc[stop..]);
+        std::fs::write(path, new).unwrap();
+        return;
+    }
+    assert_eq!(
+        doc[start..stop],
+        table,
+        "{path}'s metrics table is not what /metrics serves; `{rewrite}` writes it again"
+    );
+
+    let served: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut rest = doc.as_str();
+    while let Some(i) = rest.find("depmap_") {
+        let name: String = rest[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        rest = &rest[i + name.len()..];
+        // `depmap_edges::PacketAggregator` is a path, not a metric.
+        if !rest.starts_with("::") {
+            assert!(
+                served.contains(&name.as_str()),
+                "{path} names {name}, which /metrics does not serve"
+            );
+        }
+    }
+}
+
+/// A metrics list for the docs, written from the text `/metrics`
+/// serves: one row per family with its type, label names and help text,
+/// in the order the text has them.
+pub fn metrics_table(text: &str) -> String {
+    struct Family {
+        name: String,
+        kind: String,
+        help: String,
+        labels: Vec<String>,
+    }
+    let mut families: Vec<Family> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            families.push(Family {
+                name: name.to_string(),
+                kind: String::new(),
+                help: help.replace('|', "\\|"),
+                labels: Vec::new(),
+            });
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let (Some(f), Some((_, kind))) = (families.last_mut(), rest.split_once(' ')) {
+                f.kind = kind.to_string();
+            }
+        } else if let (Some(f), Some((_, labels))) = (families.last_mut(), line.split_once('{'))
+        {
+            for key in label_keys(labels) {
+                if !f.labels.contains(&key) {
+                    f.labels.push(key);
+                }
+            }
+        }
+    }
+    let mut out =
+        String::from("| metric | type | labels | what it counts |\n|---|---|---|---|\n");
+    for f in families {
+        let labels = f
+            .labels
+            .iter()
+            .map(|l| format!("`{l}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "| `{}` | {} | {labels} | {} |\n",
+            f.name, f.kind, f.help
+        ));
+    }
+    out
+}
+
+/// The label names of a sample's `k="v",...}` (values may hold escaped quotes).
+fn label_keys(s: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut rest = s;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        keys.push(key.trim_start_matches(',').to_string());
+        let mut escaped = false;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                let close = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                close
+            })
+            .map_or(after.len(), |(i, _)| i + 1);
+        rest = &after[end..];
+    }
+    keys
+}

@@ -255,134 +255,22 @@ mod tests {
         let text = metrics_text(m);
         assert!(
             text.contains(
-                "depmap_capture_up{interface=\"lo\"} 0
-"
+                "depmap_capture_up{interface=\"lo\"} 0\n"
             ),
             "{text}"
         );
     }
-    /// The metrics list of `docs/AGENT.md`, written from the text `/metrics`
-    /// serves: one row per family with its type, label names and help text,
-    /// in the order the text has them.
-    fn metrics_table(text: &str) -> String {
-        struct Family {
-            name: String,
-            kind: String,
-            help: String,
-            labels: Vec<String>,
-        }
-        let mut families: Vec<Family> = Vec::new();
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("# HELP ") {
-                let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
-                families.push(Family {
-                    name: name.to_string(),
-                    kind: String::new(),
-                    help: help.replace('|', "\\|"),
-                    labels: Vec::new(),
-                });
-            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-                if let (Some(f), Some((_, kind))) = (families.last_mut(), rest.split_once(' ')) {
-                    f.kind = kind.to_string();
-                }
-            } else if let (Some(f), Some((_, labels))) = (families.last_mut(), line.split_once('{'))
-            {
-                for key in label_keys(labels) {
-                    if !f.labels.contains(&key) {
-                        f.labels.push(key);
-                    }
-                }
-            }
-        }
-        let mut out =
-            String::from("| metric | type | labels | what it counts |\n|---|---|---|---|\n");
-        for f in families {
-            let labels = f
-                .labels
-                .iter()
-                .map(|l| format!("`{l}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            out.push_str(&format!(
-                "| `{}` | {} | {labels} | {} |\n",
-                f.name, f.kind, f.help
-            ));
-        }
-        out
-    }
-
-    /// The label names of a sample's `k="v",...}` (values may hold escaped quotes).
-    fn label_keys(s: &str) -> Vec<String> {
-        let mut keys = Vec::new();
-        let mut rest = s;
-        while let Some((key, after)) = rest.split_once("=\"") {
-            keys.push(key.trim_start_matches(',').to_string());
-            let mut escaped = false;
-            let end = after
-                .char_indices()
-                .find(|&(_, c)| {
-                    let close = c == '"' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    close
-                })
-                .map_or(after.len(), |(i, _)| i + 1);
-            rest = &after[end..];
-        }
-        keys
-    }
-
-    /// Where `docs/AGENT.md` keeps the list of metrics.
-    const BEGIN: &str = "<!-- metrics: begin";
-    const END: &str = "<!-- metrics: end -->";
-
     /// `docs/AGENT.md` lists exactly the metrics `/metrics` serves: its
     /// table is written from the text (`DEPMAP_UPDATE_DOCS=1` rewrites
     /// it), and every `depmap_*` name it mentions elsewhere is served.
     #[test]
     fn docs_list_every_metric() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/AGENT.md");
-        let doc = std::fs::read_to_string(path).unwrap();
         let m = Metrics::default();
         m.publish(&with_sources());
-        let text = metrics_text(m);
-        let table = metrics_table(&text);
-
-        let begin = doc.find(BEGIN).expect("docs/AGENT.md has no metrics table");
-        let start = begin + doc[begin..].find('\n').unwrap() + 1;
-        let stop = doc
-            .find(END)
-            .expect("docs/AGENT.md's metrics table has no end");
-        if std::env::var_os("DEPMAP_UPDATE_DOCS").is_some() {
-            let new = format!("{}{table}{}", &doc[..start], &doc[stop..]);
-            std::fs::write(path, new).unwrap();
-            return;
-        }
-        assert_eq!(
-            doc[start..stop],
-            table,
-            "docs/AGENT.md's metrics table is not what /metrics serves; \
-             `DEPMAP_UPDATE_DOCS=1 cargo test -p depmap docs_list_every_metric` writes it again"
+        depmap_testdata::counters::check_metrics_doc(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/AGENT.md"),
+            &metrics_text(m),
+            "DEPMAP_UPDATE_DOCS=1 cargo test -p depmap docs_list_every_metric",
         );
-
-        let served: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# TYPE "))
-            .filter_map(|l| l.split(' ').next())
-            .collect();
-        let mut rest = doc.as_str();
-        while let Some(i) = rest.find("depmap_") {
-            let name: String = rest[i..]
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
-                .collect();
-            rest = &rest[i + name.len()..];
-            // `depmap_edges::PacketAggregator` is a path, not a metric.
-            if !rest.starts_with("::") {
-                assert!(
-                    served.contains(&name.as_str()),
-                    "docs/AGENT.md names {name}, which /metrics does not serve"
-                );
-            }
-        }
     }
 }
