@@ -98,6 +98,7 @@ impl PacketAggregator {
 /// Learns server names from a packet's payload: DNS answers in responses,
 /// TLS SNI and HTTP Host in what a client sends. Cheap first-byte checks keep
 /// this off most packets.
+#[inline(always)]
 fn learn_names(
     names: &mut NameTable,
     scratch: &mut Vec<DnsAnswer>,
