@@ -190,8 +190,7 @@ pub fn metrics_table(text: &str) -> String {
             if let (Some(f), Some((_, kind))) = (families.last_mut(), rest.split_once(' ')) {
                 f.kind = kind.to_string();
             }
-        } else if let (Some(f), Some((_, labels))) = (families.last_mut(), line.split_once('{'))
-        {
+        } else if let (Some(f), Some((_, labels))) = (families.last_mut(), line.split_once('{')) {
             for key in label_keys(labels) {
                 if !f.labels.contains(&key) {
                     f.labels.push(key);
@@ -199,8 +198,7 @@ pub fn metrics_table(text: &str) -> String {
             }
         }
     }
-    let mut out =
-        String::from("| metric | type | labels | what it counts |\n|---|---|---|---|\n");
+    let mut out = String::from("| metric | type | labels | what it counts |\n|---|---|---|---|\n");
     for f in families {
         let labels = f
             .labels

@@ -254,9 +254,7 @@ mod tests {
         assert_eq!(m.health().0, 200);
         let text = metrics_text(m);
         assert!(
-            text.contains(
-                "depmap_capture_up{interface=\"lo\"} 0\n"
-            ),
+            text.contains("depmap_capture_up{interface=\"lo\"} 0\n"),
             "{text}"
         );
     }
